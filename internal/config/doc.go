@@ -1,0 +1,14 @@
+// Package config loads esep's YAML configuration files.
+//
+// Decoding is strict: an unknown key is an error, because a misspelt key
+// silently falling back to its default is how a meter ends up polled at
+// the wrong baud rate. Every error names the file, the line and the field
+// ("agent.yaml:14:5: buses[0].baud: 12345 is not one of ..."), and all
+// problems in a file are reported together so an engineer fixes them in
+// one pass.
+//
+// Each binary owns one configuration struct. Its defaults are set by a
+// function of the binary's package before Load fills in what the file
+// says; its checks implement Validator. Secrets never appear in files:
+// a Secret field names an environment variable and is read from there.
+package config

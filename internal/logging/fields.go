@@ -1,0 +1,21 @@
+package logging
+
+// Field names shared by every esep binary. Log queries and alerts are
+// written against them, so a name, once released, is not changed.
+const (
+	Agent      = "agent"      // agent ID, as configured at the agent
+	Bus        = "bus"        // bus name from the agent configuration
+	Slave      = "slave"      // Modbus unit ID
+	Meter      = "meter"      // meter ID (metering point)
+	Profile    = "profile"    // device profile name
+	Quantity   = "quantity"   // measured quantity, from the profile vocabulary
+	Topic      = "topic"      // MQTT topic
+	Seq        = "seq"        // agent sequence number of a reading
+	Component  = "component"  // part of a binary: poller, spool, uplink, ...
+	Reason     = "reason"     // why something was refused or failed
+	Path       = "path"       // file or device path
+	Addr       = "addr"       // network address
+	Count      = "count"      // number of items in a batch or report
+	Took       = "took"       // duration of an operation
+	Suppressed = "suppressed" // similar lines left out since the last one
+)
