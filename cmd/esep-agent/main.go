@@ -1,0 +1,70 @@
+// Command esep-agent is the edge agent of esep: installed in a building,
+// it polls the meters there and delivers their readings to the centre.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"text/tabwriter"
+
+	"github.com/esep-kz/esep/drivers/modbus"
+	"github.com/esep-kz/esep/internal/agent"
+	"github.com/esep-kz/esep/internal/cli"
+)
+
+func main() {
+	os.Exit(cli.Main("esep-agent", "the esep edge agent", os.Args[1:],
+		checkConfigCommand(),
+		portsCommand(),
+	))
+}
+
+func checkConfigCommand() cli.Command {
+	return cli.Command{
+		Name:    "check-config",
+		Summary: "load and check a configuration file, then print what it configures",
+		Flags: func(fs *flag.FlagSet) func(context.Context, *cli.Env, []string) error {
+			path := fs.String("config", "/etc/esep/agent.yaml", "configuration file")
+			return func(_ context.Context, env *cli.Env, _ []string) error {
+				c, err := agent.LoadConfig(*path)
+				if err != nil {
+					return err
+				}
+				_, err = fmt.Fprintf(env.Stdout, "%s: agent %s, %d buses, %d meters: OK\n",
+					*path, c.Agent.ID, len(c.Buses), len(c.Meters))
+				return err
+			}
+		},
+	}
+}
+
+func portsCommand() cli.Command {
+	return cli.Command{
+		Name:    "ports",
+		Summary: "list serial ports with their USB vendor and product IDs",
+		Flags: func(*flag.FlagSet) func(context.Context, *cli.Env, []string) error {
+			return func(_ context.Context, env *cli.Env, _ []string) error {
+				ports, err := modbus.ListPorts()
+				if err != nil {
+					return err
+				}
+				if len(ports) == 0 {
+					_, err := fmt.Fprintln(env.Stdout, "no serial ports found")
+					return err
+				}
+				w := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(w, "PORT\tUSB\tVID:PID\tSERIAL\tPRODUCT")
+				for _, p := range ports {
+					ids := ""
+					if p.USB {
+						ids = p.VID + ":" + p.PID
+					}
+					fmt.Fprintf(w, "%s\t%v\t%s\t%s\t%s\n", p.Name, p.USB, ids, p.SerialNumber, p.Product)
+				}
+				return w.Flush()
+			}
+		},
+	}
+}

@@ -1,0 +1,213 @@
+// Package agent is the edge agent: the building-side process that polls
+// meters, spools their readings and publishes them to the centre.
+package agent
+
+import (
+	"fmt"
+	"net"
+	"regexp"
+	"slices"
+	"time"
+
+	"github.com/esep-kz/esep/internal/config"
+)
+
+// Bus transports an agent can poll over.
+const (
+	TransportRTU        = "rtu"          // Modbus RTU on a local serial port (RS-485)
+	TransportTCP        = "tcp"          // Modbus TCP (MBAP header)
+	TransportRTUOverTCP = "rtu-over-tcp" // RTU frames through a serial device server
+)
+
+// Config is the agent's configuration file.
+type Config struct {
+	Agent  AgentSection `yaml:"agent"`
+	Buses  []Bus        `yaml:"buses"`
+	Meters []Meter      `yaml:"meters"`
+}
+
+// AgentSection identifies the agent to the centre.
+type AgentSection struct {
+	// ID names the agent in topics and at the centre; one per building.
+	ID string `yaml:"id"`
+}
+
+// Bus is one field bus the agent polls: a serial line or a TCP endpoint.
+type Bus struct {
+	Name      string `yaml:"name"`
+	Transport string `yaml:"transport"` // rtu, tcp or rtu-over-tcp
+	Device    string `yaml:"device"`    // serial device path, for rtu
+	Address   string `yaml:"address"`   // host:port, for tcp and rtu-over-tcp
+	Baud      int    `yaml:"baud"`
+	Parity    string `yaml:"parity"`    // N, E or O
+	DataBits  int    `yaml:"data_bits"` // 7 or 8
+	StopBits  int    `yaml:"stop_bits"` // 1 or 2
+	// Timeout is how long to wait for a reply before the transaction fails.
+	Timeout time.Duration `yaml:"timeout"`
+	// Delay is the pause between the end of one transaction and the next
+	// request on this bus, on top of the protocol's silent interval; some
+	// meters need it to turn their RS-485 driver around.
+	Delay time.Duration `yaml:"delay"`
+}
+
+// Meter is one meter polled on a bus through a device profile.
+type Meter struct {
+	ID       string        `yaml:"id"`
+	Bus      string        `yaml:"bus"`
+	Slave    int           `yaml:"slave"`
+	Profile  string        `yaml:"profile"`
+	Interval time.Duration `yaml:"interval"`
+}
+
+// Defaults returned for fields a file leaves out.
+const (
+	// Parity E with 8 data bits and 1 stop bit is the default the Modbus
+	// serial line specification (V1.02, §2.5.1) requires of devices.
+	defaultParity   = "E"
+	defaultBaud     = 9600
+	defaultDataBits = 8
+	defaultStopBits = 1
+	defaultTimeout  = time.Second
+	defaultInterval = 15 * time.Minute
+)
+
+// LoadConfig reads and checks the agent configuration at path, filling
+// what it leaves out with the defaults above.
+func LoadConfig(path string) (*Config, error) {
+	var c Config
+	if err := config.Load(path, &c); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// applyDefaults fills unset bus and meter fields. It runs inside Validate
+// because list elements only exist once the file has been decoded.
+func (c *Config) applyDefaults() {
+	for i := range c.Buses {
+		b := &c.Buses[i]
+		setDefault(&b.Baud, defaultBaud)
+		setDefault(&b.Parity, defaultParity)
+		setDefault(&b.DataBits, defaultDataBits)
+		setDefault(&b.StopBits, defaultStopBits)
+		setDefault(&b.Timeout, defaultTimeout)
+	}
+	for i := range c.Meters {
+		setDefault(&c.Meters[i].Interval, defaultInterval)
+	}
+}
+
+func setDefault[T comparable](field *T, def T) {
+	var zero T
+	if *field == zero {
+		*field = def
+	}
+}
+
+// nameRE is what IDs may contain: they appear in MQTT topics, metric
+// labels and file names, where '/', '+', '#' and spaces break things.
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// Validate fills defaults and checks every field; see config.Validator.
+func (c *Config) Validate(ch *config.Checker) {
+	c.applyDefaults()
+	if !nameRE.MatchString(c.Agent.ID) {
+		ch.Errorf("agent.id", "%q is not a valid ID (letters, digits, '.', '_', '-'; "+
+			"at most 64, starting with a letter or digit)", c.Agent.ID)
+	}
+
+	buses := map[string]bool{}
+	for i := range c.Buses {
+		c.Buses[i].validate(ch, fmt.Sprintf("buses[%d]", i), buses)
+	}
+	if len(c.Meters) == 0 {
+		ch.Errorf("meters", "no meters configured")
+	}
+	seen := map[string]bool{}
+	slaves := map[string]bool{}
+	for i := range c.Meters {
+		c.Meters[i].validate(ch, fmt.Sprintf("meters[%d]", i), buses, seen, slaves)
+	}
+}
+
+var (
+	bauds    = []int{1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200}
+	parities = []string{"N", "E", "O"}
+)
+
+// checkName reports a name that is malformed or already in seen, then
+// adds it to seen.
+func checkName(ch *config.Checker, path, what, name string, seen map[string]bool) {
+	switch {
+	case !nameRE.MatchString(name):
+		ch.Errorf(path, "%q is not a valid %s name (letters, digits, '.', '_', '-')", name, what)
+	case seen[name]:
+		ch.Errorf(path, "%s %q is defined twice", what, name)
+	}
+	seen[name] = true
+}
+
+func (b *Bus) validate(ch *config.Checker, path string, names map[string]bool) {
+	checkName(ch, path+".name", "bus", b.Name, names)
+
+	switch b.Transport {
+	case TransportRTU:
+		if b.Device == "" {
+			ch.Errorf(path+".device", "a serial device is required for transport rtu")
+		}
+	case TransportTCP, TransportRTUOverTCP:
+		if _, _, err := net.SplitHostPort(b.Address); err != nil {
+			ch.Errorf(path+".address", "%q is not host:port", b.Address)
+		}
+	default:
+		ch.Errorf(path+".transport", "%q is not one of rtu, tcp, rtu-over-tcp", b.Transport)
+	}
+
+	if !slices.Contains(bauds, b.Baud) {
+		ch.Errorf(path+".baud", "%d is not one of %v", b.Baud, bauds)
+	}
+	if !slices.Contains(parities, b.Parity) {
+		ch.Errorf(path+".parity", "%q is not one of N, E, O", b.Parity)
+	}
+	if b.DataBits != 7 && b.DataBits != 8 {
+		ch.Errorf(path+".data_bits", "%d is not 7 or 8", b.DataBits)
+	}
+	if b.StopBits != 1 && b.StopBits != 2 {
+		ch.Errorf(path+".stop_bits", "%d is not 1 or 2", b.StopBits)
+	}
+	if b.Timeout <= 0 || b.Timeout > 10*time.Second {
+		ch.Errorf(path+".timeout", "%s is outside 1ms..10s", b.Timeout)
+	}
+	if b.Delay < 0 || b.Delay > 10*time.Second {
+		ch.Errorf(path+".delay", "%s is outside 0..10s", b.Delay)
+	}
+}
+
+func (m *Meter) validate(ch *config.Checker, path string, buses, ids, slaves map[string]bool) {
+	checkName(ch, path+".id", "meter", m.ID, ids)
+
+	if !buses[m.Bus] {
+		ch.Errorf(path+".bus", "no bus is named %q", m.Bus)
+	}
+	// 1..247 per the Modbus serial line specification (§2.2): 0 is the
+	// broadcast address and 248..255 are reserved.
+	if m.Slave < 1 || m.Slave > 247 {
+		ch.Errorf(path+".slave", "%d is outside 1..247", m.Slave)
+	}
+	key := fmt.Sprintf("%s/%d", m.Bus, m.Slave)
+	if slaves[key] {
+		ch.Errorf(path+".slave", "slave %d on bus %q is already used by another meter", m.Slave, m.Bus)
+	}
+	slaves[key] = true
+
+	if m.Profile == "" {
+		ch.Errorf(path+".profile", "a device profile is required")
+	}
+	// Polls are aligned to the wall clock (every 15m fires at :00, :15,
+	// :30, :45), which only works for intervals that divide a day.
+	day := 24 * time.Hour
+	if m.Interval < time.Second || m.Interval%time.Second != 0 || day%m.Interval != 0 {
+		ch.Errorf(path+".interval", "%s does not divide a day into whole seconds "+
+			"(use 1m, 5m, 15m, 1h, ...)", m.Interval)
+	}
+}
