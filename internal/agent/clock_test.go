@@ -1,0 +1,280 @@
+package agent
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+	_ "time/tzdata" // zones with DST for the slot tests, on any machine
+)
+
+// fakeClock is a Clock that moves only when a test says so. Run inside a
+// synctest bubble, runUntil moves it from timer to timer once every
+// goroutine is blocked, so a test sees each step in the same order on
+// every run, whatever the machine's load and wall clock.
+type fakeClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	timers []*fakeTimer // pending, in no order
+}
+
+type fakeTimer struct {
+	clock *fakeClock
+	at    time.Time
+	c     chan time.Time
+}
+
+func newFakeClock(now time.Time) *fakeClock { return &fakeClock{now: now} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) NewTimer(d time.Duration) Timer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &fakeTimer{clock: c, at: c.now.Add(d), c: make(chan time.Time, 1)}
+	if d <= 0 {
+		t.c <- c.now
+		return t
+	}
+	c.timers = append(c.timers, t)
+	return t
+}
+
+func (t *fakeTimer) C() <-chan time.Time { return t.c }
+
+func (t *fakeTimer) Stop() bool {
+	c := t.clock
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := len(c.timers)
+	c.timers = slices.DeleteFunc(c.timers, func(p *fakeTimer) bool { return p == t })
+	return len(c.timers) < n
+}
+
+// next returns when the earliest pending timer fires.
+func (c *fakeClock) next() (time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.timers) == 0 {
+		return time.Time{}, false
+	}
+	first := c.timers[0].at
+	for _, t := range c.timers[1:] {
+		if t.at.Before(first) {
+			first = t.at
+		}
+	}
+	return first, true
+}
+
+// advanceTo sets the clock to t and fires every timer due by then.
+func (c *fakeClock) advanceTo(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t.After(c.now) {
+		c.now = t
+	}
+	c.timers = slices.DeleteFunc(c.timers, func(p *fakeTimer) bool {
+		if p.at.After(c.now) {
+			return false
+		}
+		p.c <- p.at
+		return true
+	})
+}
+
+// runUntil lets the bubble's goroutines work, moving the clock to each
+// timer in turn, and returns with the clock at end and every goroutine
+// blocked. It must be called inside synctest.Test.
+func (c *fakeClock) runUntil(end time.Time) {
+	for {
+		synctest.Wait()
+		at, ok := c.next()
+		if !ok || at.After(end) {
+			c.advanceTo(end)
+			synctest.Wait()
+			return
+		}
+		c.advanceTo(at)
+	}
+}
+
+// almaty is Kazakhstan's time, fixed so that tests need no zone files.
+var almaty = time.FixedZone("UTC+5", 5*60*60)
+
+// at returns the time of day hh:mm:ss on 2024-03-15 in almaty.
+func at(hh, mm, ss int) time.Time {
+	return time.Date(2024, 3, 15, hh, mm, ss, 0, almaty)
+}
+
+func TestSlots(t *testing.T) {
+	india := time.FixedZone("UTC+5:30", 5*60*60+30*60)
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	berlinAt := func(month time.Month, day, hh, mm int) time.Time {
+		return time.Date(2024, month, day, hh, mm, 0, 0, berlin)
+	}
+
+	tests := []struct {
+		name       string
+		t          time.Time
+		every      time.Duration
+		loc        *time.Location
+		start      time.Time // slotStart
+		after      time.Time // slotAfter
+		atOrAfter  time.Time // slotAtOrAfter
+		startsSlot bool
+	}{
+		{name: "15m", t: at(10, 7, 13), every: 15 * time.Minute, loc: almaty,
+			start: at(10, 0, 0), after: at(10, 15, 0), atOrAfter: at(10, 15, 0)},
+		{name: "1h", t: at(10, 7, 13), every: time.Hour, loc: almaty,
+			start: at(10, 0, 0), after: at(11, 0, 0), atOrAfter: at(11, 0, 0)},
+		{name: "1m", t: at(10, 7, 13), every: time.Minute, loc: almaty,
+			start: at(10, 7, 0), after: at(10, 8, 0), atOrAfter: at(10, 8, 0)},
+		{name: "on a slot", t: at(10, 15, 0), every: 15 * time.Minute, loc: almaty,
+			start: at(10, 15, 0), after: at(10, 30, 0), atOrAfter: at(10, 15, 0)},
+		{name: "day at local midnight", t: at(10, 7, 13), every: 24 * time.Hour, loc: almaty,
+			start: at(0, 0, 0), after: at(24, 0, 0), atOrAfter: at(24, 0, 0)},
+		{name: "1h in a half-hour zone", t: at(10, 7, 13), every: time.Hour, loc: india,
+			start: at(9, 30, 0), after: at(10, 30, 0), atOrAfter: at(10, 30, 0)},
+		{name: "day on a 23h day", t: berlinAt(3, 31, 12, 0), every: 24 * time.Hour, loc: berlin,
+			start: berlinAt(3, 31, 0, 0), after: berlinAt(4, 1, 0, 0),
+			atOrAfter: berlinAt(4, 1, 0, 0)},
+		{name: "1h after spring forward", t: berlinAt(3, 31, 3, 20), every: time.Hour,
+			loc: berlin, start: berlinAt(3, 31, 3, 0), after: berlinAt(3, 31, 4, 0),
+			atOrAfter: berlinAt(3, 31, 4, 0)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := slotStart(tt.t, tt.every, tt.loc); !got.Equal(tt.start) {
+				t.Errorf("slotStart(%s, %s) = %s, want %s", tt.t, tt.every, got, tt.start)
+			}
+			if got := slotAfter(tt.t, tt.every, tt.loc); !got.Equal(tt.after) {
+				t.Errorf("slotAfter(%s, %s) = %s, want %s", tt.t, tt.every, got, tt.after)
+			}
+			if got := slotAtOrAfter(tt.t, tt.every, tt.loc); !got.Equal(tt.atOrAfter) {
+				t.Errorf("slotAtOrAfter(%s, %s) = %s, want %s",
+					tt.t, tt.every, got, tt.atOrAfter)
+			}
+		})
+	}
+}
+
+func TestSlotsBetween(t *testing.T) {
+	tests := []struct {
+		name     string
+		from, to time.Time
+		want     uint64
+	}{
+		{name: "same slot", from: at(10, 0, 0), to: at(10, 0, 0), want: 0},
+		{name: "backwards", from: at(10, 15, 0), to: at(10, 0, 0), want: 0},
+		{name: "one", from: at(10, 0, 0), to: at(10, 15, 0), want: 1},
+		{name: "three", from: at(10, 0, 0), to: at(10, 45, 0), want: 3},
+		{name: "part of one counts", from: at(10, 0, 0), to: at(10, 15, 1), want: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := slotsBetween(tt.from, tt.to, 15*time.Minute); got != tt.want {
+				t.Errorf("slotsBetween(%s, %s) = %d, want %d", tt.from, tt.to, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSleepUntil(t *testing.T) {
+	tests := []struct {
+		name     string
+		until    time.Time
+		cancelAt time.Time // zero: never
+		want     bool
+		wantNow  time.Time // clock when sleepUntil returned
+	}{
+		{name: "past", until: at(9, 0, 0), want: true, wantNow: at(10, 0, 0)},
+		{name: "now", until: at(10, 0, 0), want: true, wantNow: at(10, 0, 0)},
+		{name: "in an hour, by one-minute timers", until: at(11, 0, 0), want: true,
+			wantNow: at(11, 0, 0)},
+		{name: "cancelled first", until: at(11, 0, 0), cancelAt: at(10, 30, 0), want: false,
+			wantNow: at(10, 30, 0)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				clock := newFakeClock(at(10, 0, 0))
+				ctx, cancel := context.WithCancel(t.Context())
+				defer cancel()
+
+				type result struct {
+					ok  bool
+					now time.Time
+				}
+				done := make(chan result, 1)
+				go func() {
+					ok := sleepUntil(ctx, clock, tt.until)
+					done <- result{ok, clock.Now()}
+				}()
+				if !tt.cancelAt.IsZero() {
+					clock.runUntil(tt.cancelAt)
+					cancel()
+				}
+				clock.runUntil(at(12, 0, 0))
+
+				r := <-done
+				if got, gotNow := r.ok, r.now; got != tt.want || !gotNow.Equal(tt.wantNow) {
+					t.Errorf("sleepUntil(%s) = %v at %s, want %v at %s",
+						tt.until, got, gotNow, tt.want, tt.wantNow)
+				}
+			})
+		})
+	}
+}
+
+func TestSleepUntilWallClockStep(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		clock := newFakeClock(at(10, 0, 0))
+		done := make(chan struct{})
+		go func() {
+			sleepUntil(t.Context(), clock, at(12, 0, 0))
+			close(done)
+		}()
+		synctest.Wait()
+
+		// NTP steps the wall clock an hour forward: the sleep must end
+		// within a minute of 12:00 on the new clock, not an hour late.
+		// Timers keep their elapsed time, as real ones on the monotonic
+		// clock do.
+		clock.mu.Lock()
+		clock.now = clock.now.Add(time.Hour)
+		for _, tm := range clock.timers {
+			tm.at = tm.at.Add(time.Hour)
+		}
+		clock.mu.Unlock()
+		clock.runUntil(at(12, 1, 0))
+
+		select {
+		case <-done:
+		default:
+			t.Fatalf("sleepUntil(12:00) still asleep at %s after a step", clock.Now())
+		}
+	})
+}
+
+func TestSystemClock(t *testing.T) {
+	var c Clock = systemClock{}
+	if got := c.Now(); got.IsZero() {
+		t.Errorf("Now() = %s", got)
+	}
+	<-c.NewTimer(0).C() // fires at once
+
+	long := c.NewTimer(time.Hour)
+	if !long.Stop() {
+		t.Errorf("Stop() of a pending timer = false, want true")
+	}
+}
