@@ -35,13 +35,15 @@ bench: deps
 	@bash .ci/bench
 
 # Every FuzzXxx function in every package, one after the other: go test
-# runs only one fuzz target per invocation.
+# runs only one fuzz target per invocation. Minimising a new input may
+# otherwise take a minute per input and stall a short run.
 fuzz:
 	@set -e; for pkg in $$($(GO) list ./...); do \
 	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
 	  for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | cut -c6-); do \
 	    echo "== $$pkg $$f"; \
-	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) \
+	      -fuzzminimizetime 2s $$pkg; \
 	  done; \
 	done
 
