@@ -2,36 +2,11 @@ package modbus
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
 	"strings"
 
 	"github.com/shopspring/decimal"
-)
-
-// Errors of decoding register words into a number. Decode wraps them with
-// the type and the words, so callers branch with errors.Is.
-var (
-	// ErrBadBCD means a BCD value holds a nibble A–F that is not a digit,
-	// or an F sign nibble where the type declares none (FC-06.2): the
-	// register most likely holds a binary number.
-	ErrBadBCD = errors.New("invalid bcd digit")
-
-	// ErrNotANumber means a float register holds NaN or an infinity. Meters
-	// send them for "no value"; they are never data.
-	ErrNotANumber = errors.New("not a number")
-
-	// ErrBadOrder means an order string is not one of the accepted forms
-	// for the type's register count (FC-07).
-	ErrBadOrder = errors.New("invalid byte order")
-
-	// ErrBadType means a type name is not one esep knows.
-	ErrBadType = errors.New("unknown register type")
-
-	// ErrWordCount means the words given do not match the register count
-	// of the type.
-	ErrWordCount = errors.New("wrong number of registers")
 )
 
 // Type is how the words of a point encode its number. Names tell IEEE-754

@@ -206,3 +206,50 @@ func isOwnError(err error) bool {
 	}
 	return false
 }
+
+// Errors of decoding register words into a number. Decode wraps them with
+// the type and the words, so callers branch with errors.Is.
+var (
+	// ErrBadBCD means a BCD value holds a nibble A–F that is not a digit,
+	// or an F sign nibble where the type declares none (FC-06.2): the
+	// register most likely holds a binary number.
+	ErrBadBCD = errors.New("invalid bcd digit")
+
+	// ErrNotANumber means a float register holds NaN or an infinity. Meters
+	// send them for "no value"; they are never data.
+	ErrNotANumber = errors.New("not a number")
+
+	// ErrBadOrder means an order string is not one of the accepted forms
+	// for the type's register count (FC-07).
+	ErrBadOrder = errors.New("invalid byte order")
+
+	// ErrBadType means a type name is not one esep knows.
+	ErrBadType = errors.New("unknown register type")
+
+	// ErrWordCount means the words given do not match the register count
+	// of the type.
+	ErrWordCount = errors.New("wrong number of registers")
+)
+
+// ErrSplitDeferred marks a value not read in this cycle: the request that
+// serves it was refused with ILLEGAL DATA ADDRESS, and the search for
+// the refused registers spent its budget for the cycle. The search goes
+// on in the next cycle, so the value is missing now, not for good.
+var ErrSplitDeferred = errors.New("refused request still being split, value read next cycle")
+
+// ErrBadAddress means an address is outside what its addressing allows.
+var ErrBadAddress = errors.New("invalid register address")
+
+var (
+	// ErrNotRead means a poll has no words for registers a profile needs:
+	// the request that serves them failed or was never made.
+	ErrNotRead = errors.New("registers not read")
+
+	// ErrBadScale means a scale register holds no usable scale factor:
+	// SunSpec's "not implemented" 0x8000, or an exponent outside -10..10
+	// (SunSpec information model specification, sunssf).
+	ErrBadScale = errors.New("unusable scale factor")
+)
+
+// ErrUnknownProfile means no profile has the name asked for.
+var ErrUnknownProfile = errors.New("unknown meter profile")

@@ -3,7 +3,6 @@ package modbus
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"math/bits"
 	"slices"
@@ -17,12 +16,6 @@ const (
 	planSpecRegisters = 125  // FC03 and FC04 quantity, §6.3 and §6.4
 	planSpecBits      = 2000 // FC01 and FC02 quantity, §6.1 and §6.2
 )
-
-// ErrSplitDeferred marks a value not read in this cycle: the request that
-// serves it was refused with ILLEGAL DATA ADDRESS, and the search for
-// the refused registers spent its budget for the cycle. The search goes
-// on in the next cycle, so the value is missing now, not for good.
-var ErrSplitDeferred = errors.New("refused request still being split, value read next cycle")
 
 // Need is one value a meter profile reads: Count registers, or Count bits
 // for function codes 1 and 2, starting at Addr.

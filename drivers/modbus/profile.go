@@ -1,7 +1,6 @@
 package modbus
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/shopspring/decimal"
@@ -195,9 +194,6 @@ const (
 )
 
 func (a Addressing) known() bool { return a == PDU || a == Numbered || a == Modicon }
-
-// ErrBadAddress means an address is outside what its addressing allows.
-var ErrBadAddress = errors.New("invalid register address")
 
 // modiconRanges are the Modicon notations: 5 digits with 9999 addresses
 // per table, and 6 digits with 65536. Six-digit coils (000001) cannot be

@@ -9,17 +9,6 @@ import (
 	"github.com/esep-kz/esep/internal/reading"
 )
 
-var (
-	// ErrNotRead means a poll has no words for registers a profile needs:
-	// the request that serves them failed or was never made.
-	ErrNotRead = errors.New("registers not read")
-
-	// ErrBadScale means a scale register holds no usable scale factor:
-	// SunSpec's "not implemented" 0x8000, or an exponent outside -10..10
-	// (SunSpec information model specification, sunssf).
-	ErrBadScale = errors.New("unusable scale factor")
-)
-
 // Words returns count words of the table with function code fn from wire
 // address addr on, as one poll read them, or why it could not. For coils
 // and discrete inputs each word is one bit, 0 or 1.

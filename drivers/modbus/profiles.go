@@ -20,9 +20,6 @@ import (
 //go:embed profiles/*.yaml
 var shipped embed.FS
 
-// ErrUnknownProfile means no profile has the name asked for.
-var ErrUnknownProfile = errors.New("unknown meter profile")
-
 // Profiles is a set of profiles by name.
 type Profiles map[string]*Profile
 
