@@ -8,6 +8,10 @@ const (
 	Slave      = "slave"      // Modbus unit ID
 	Meter      = "meter"      // meter ID (metering point)
 	Profile    = "profile"    // device profile name
+	Serial     = "serial"     // serial number a meter reports of itself
+	OldSerial  = "old_serial" // serial of the meter that was replaced
+	Transport  = "transport"  // bus transport: rtu, tcp, rtu-over-tcp
+	Zone       = "zone"       // time zone name, such as Asia/Almaty
 	Quantity   = "quantity"   // measured quantity, from the profile vocabulary
 	Topic      = "topic"      // MQTT topic
 	Seq        = "seq"        // agent sequence number of a reading

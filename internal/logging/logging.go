@@ -61,11 +61,17 @@ func New(w io.Writer, o Options) (zerolog.Logger, error) {
 			"log format %q is not one of auto, json, console", o.Format)
 	}
 
-	// Timestamps in UTC with milliseconds: the agent and the centre sit in
-	// different places and their logs are read side by side.
+	return zerolog.New(w).Level(level).With().Timestamp().Logger(), nil
+}
+
+// init sets zerolog's process-wide time settings once, before any logger
+// exists: setting them in New would race when two loggers are made at
+// the same time. Timestamps are UTC with milliseconds, because the agent
+// and the centre sit in different places and their logs are read side
+// by side.
+func init() {
 	zerolog.TimeFieldFormat = "2006-01-02T15:04:05.000Z07:00"
 	zerolog.TimestampFunc = func() time.Time { return time.Now().UTC() }
-	return zerolog.New(w).Level(level).With().Timestamp().Logger(), nil
 }
 
 func isTerminal(w io.Writer) bool {

@@ -67,3 +67,24 @@ func TestConsoleFormat(t *testing.T) {
 		t.Errorf("console output = %q", out)
 	}
 }
+
+// TestNewConcurrent makes loggers from several goroutines at once, as
+// tests that run commands in parallel do; -race reports any shared write.
+func TestNewConcurrent(t *testing.T) {
+	done := make(chan struct{})
+	for range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			var buf bytes.Buffer
+			log, err := New(&buf, Options{Format: FormatJSON})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			log.Info().Msg("x")
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+}
