@@ -253,3 +253,10 @@ var (
 
 // ErrUnknownProfile means no profile has the name asked for.
 var ErrUnknownProfile = errors.New("unknown meter profile")
+
+// ErrNotEncodable means a number or text cannot be sent as a value of
+// the type asked for: it lies outside the type's range, has a fraction an
+// integer or BCD type cannot carry, or is text that is not ASCII or does
+// not fit its registers. A simulated meter answers with it what a real
+// one could never send.
+var ErrNotEncodable = errors.New("value does not fit the register type")

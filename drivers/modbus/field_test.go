@@ -237,7 +237,7 @@ func decodeFrameWords(t *testing.T, frame string) []uint16 {
 		t.Fatalf("frame %s is not a register read reply", frame)
 	}
 	body, sum := b[:len(b)-2], b[len(b)-2:]
-	if c := decodeCRC16(body); c != uint16(sum[0])|uint16(sum[1])<<8 {
+	if c := CRC16(body); c != uint16(sum[0])|uint16(sum[1])<<8 {
 		t.Fatalf("frame %s: CRC %04X, computed %04X", frame, uint16(sum[0])|uint16(sum[1])<<8, c)
 	}
 	var words []uint16
@@ -245,23 +245,6 @@ func decodeFrameWords(t *testing.T, frame string) []uint16 {
 		words = append(words, uint16(body[i])<<8|uint16(body[i+1]))
 	}
 	return words
-}
-
-// decodeCRC16 is the CRC of Modbus over Serial Line V1.02 §6.2.2:
-// polynomial 0xA001 (reflected 0x8005), initial value 0xFFFF.
-func decodeCRC16(b []byte) uint16 {
-	crc := uint16(0xFFFF)
-	for _, c := range b {
-		crc ^= uint16(c)
-		for range 8 {
-			if crc&1 != 0 {
-				crc = crc>>1 ^ 0xA001
-			} else {
-				crc >>= 1
-			}
-		}
-	}
-	return crc
 }
 
 func decodeHex(t *testing.T, s string) []byte {

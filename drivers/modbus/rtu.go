@@ -474,8 +474,11 @@ var rtuCRCTable = func() (table [256]uint16) {
 	return table
 }()
 
-// rtuCRC returns the CRC-16/MODBUS of b.
-func rtuCRC(b []byte) uint16 {
+// CRC16 returns the CRC-16/MODBUS of b: polynomial 0x8005 reflected
+// (0xA001), preset 0xFFFF, as Modbus over Serial Line V1.02 §6.2.2
+// computes it. An RTU frame carries it after its PDU, low byte first
+// (§2.5.1.2).
+func CRC16(b []byte) uint16 {
 	crc := uint16(0xFFFF)
 	for _, c := range b {
 		crc = crc>>8 ^ rtuCRCTable[byte(crc)^c]
@@ -490,6 +493,6 @@ func rtuCRCValid(frame []byte) bool {
 	if n < rtuMinADU {
 		return false
 	}
-	crc := rtuCRC(frame[:n-2])
+	crc := CRC16(frame[:n-2])
 	return frame[n-2] == byte(crc) && frame[n-1] == byte(crc>>8)
 }

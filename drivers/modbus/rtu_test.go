@@ -55,7 +55,7 @@ func TestRTUCRC(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			frame := wireBytes(t, tt.frame)
 			if !rtuCRCValid(frame) {
-				t.Errorf("CRC of % X is %04X, not valid", frame, rtuCRC(frame[:len(frame)-2]))
+				t.Errorf("CRC of % X is %04X, not valid", frame, CRC16(frame[:len(frame)-2]))
 			}
 			frame[len(frame)-1] ^= 1
 			if rtuCRCValid(frame) {
@@ -112,7 +112,7 @@ func TestRTUScanner(t *testing.T) {
 
 // rtuSealed returns the hex frame s with its CRC appended.
 func rtuSealed(t testing.TB, s string) string {
-	crc := rtuCRC(wireBytes(t, s))
+	crc := CRC16(wireBytes(t, s))
 	return fmt.Sprintf("%s %02X %02X", s, byte(crc), byte(crc>>8))
 }
 
@@ -270,7 +270,7 @@ func TestRTUSlowDevice(t *testing.T) {
 		610 * time.Millisecond, 380 * time.Millisecond}
 	answer := func(req []byte, i int) []byte {
 		reply := []byte{req[0], req[1], 2, 0, byte(i + 1), 0, 0}
-		crc := rtuCRC(reply[:5])
+		crc := CRC16(reply[:5])
 		reply[5], reply[6] = byte(crc), byte(crc>>8)
 		return reply
 	}

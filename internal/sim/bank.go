@@ -1,13 +1,17 @@
 package sim
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/esep-kz/esep/drivers/modbus"
+)
 
 // Bank is a Device that holds plain maps of registers and bits, keyed by
 // the 0-based address a request carries on the wire. A read or write that
-// touches an address missing from its table is answered with
-// IllegalDataAddress, as a meter answers for a register it lacks. Writes
-// go to the holding registers and the coils. A Bank is safe for
-// concurrent use; the zero value is empty and ready.
+// touches an address missing from its table is answered with illegal
+// data address, as a meter answers for a register it lacks. Writes go to
+// the holding registers and the coils. A Bank is safe for concurrent use;
+// the zero value is empty and ready.
 type Bank struct {
 	mu   sync.Mutex
 	regs map[Function]map[uint16]uint16 // by ReadHoldingRegisters, ReadInputRegisters
@@ -82,14 +86,14 @@ func setSpan[T any](tables map[Function]map[uint16]T, fn Function, addr uint16, 
 	}
 }
 
-// readSpan returns count values from addr on, or IllegalDataAddress when
-// any of them is missing: the whole request fails, as on a real meter.
+// readSpan returns count values from addr on, or illegal data address
+// when any of them is missing: the whole request fails, as on a real meter.
 func readSpan[T any](table map[uint16]T, addr, count uint16) ([]T, Exception) {
 	out := make([]T, count)
 	for i := range out {
 		v, ok := table[addr+uint16(i)]
 		if !ok {
-			return nil, IllegalDataAddress
+			return nil, modbus.IllegalDataAddress
 		}
 		out[i] = v
 	}
@@ -101,7 +105,7 @@ func readSpan[T any](table map[uint16]T, addr, count uint16) ([]T, Exception) {
 func writeSpan[T any](table map[uint16]T, addr uint16, values []T) Exception {
 	for i := range values {
 		if _, ok := table[addr+uint16(i)]; !ok {
-			return IllegalDataAddress
+			return modbus.IllegalDataAddress
 		}
 	}
 	for i, v := range values {

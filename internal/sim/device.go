@@ -1,10 +1,10 @@
 package sim
 
-import "fmt"
+import "github.com/esep-kz/esep/drivers/modbus"
 
 // Function is a Modbus function code (Modbus Application Protocol V1.1b3
 // §5.1). The engine serves the public read and write codes below; any
-// other code is answered with IllegalFunction.
+// other code is answered with illegal function.
 type Function byte
 
 // The function codes the engine serves (Application Protocol §6.1–§6.12).
@@ -19,45 +19,10 @@ const (
 	WriteMultipleRegisters Function = 0x10
 )
 
-// Exception is a Modbus exception code (Application Protocol §7); zero
-// means no exception.
-type Exception byte
-
-// The exception codes of Application Protocol §7. NegativeAcknowledge
-// comes from the older Modicon PI-MBUS-300 and is still seen in the field.
-const (
-	IllegalFunction              Exception = 0x01
-	IllegalDataAddress           Exception = 0x02
-	IllegalDataValue             Exception = 0x03
-	ServerDeviceFailure          Exception = 0x04
-	Acknowledge                  Exception = 0x05
-	ServerDeviceBusy             Exception = 0x06
-	NegativeAcknowledge          Exception = 0x07
-	MemoryParityError            Exception = 0x08
-	GatewayPathUnavailable       Exception = 0x0A
-	GatewayTargetFailedToRespond Exception = 0x0B
-)
-
-var exceptionNames = map[Exception]string{
-	IllegalFunction:              "illegal function",
-	IllegalDataAddress:           "illegal data address",
-	IllegalDataValue:             "illegal data value",
-	ServerDeviceFailure:          "server device failure",
-	Acknowledge:                  "acknowledge",
-	ServerDeviceBusy:             "server device busy",
-	NegativeAcknowledge:          "negative acknowledge",
-	MemoryParityError:            "memory parity error",
-	GatewayPathUnavailable:       "gateway path unavailable",
-	GatewayTargetFailedToRespond: "gateway target device failed to respond",
-}
-
-// String names the exception as Application Protocol §7 does.
-func (e Exception) String() string {
-	if name, ok := exceptionNames[e]; ok {
-		return name
-	}
-	return fmt.Sprintf("exception %d", byte(e))
-}
+// Exception is the exception code a Device answers with (Application
+// Protocol §7), the driver's own type, so that codes and their names are
+// defined once; zero means no exception.
+type Exception = modbus.ExceptionCode
 
 // Device is the data behind one unit id: what a meter answers. The engine
 // checks quantities and address overflow before it calls a Device, so a
@@ -74,8 +39,8 @@ type Device interface {
 }
 
 // Writer is a Device that also accepts writes. Write requests to a Device
-// that is not a Writer are answered with IllegalFunction, as a read-only
-// meter does.
+// that is not a Writer are answered with illegal function, as a
+// read-only meter does.
 type Writer interface {
 	Device
 

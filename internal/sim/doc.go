@@ -4,8 +4,17 @@
 //
 // A Units table maps each unit id 1..247 to a Device, the data behind one
 // meter, and to the Faults that unit shows. Both can be replaced at run
-// time while a server runs; a profile-driven meter plugs in as a Device.
-// Bank is the simplest Device, a register map for tests.
+// time while a server runs. Bank is the simplest Device, a register map
+// for tests. Meter is the realistic one: it serves any meter profile's
+// registers, encoded as the profile says, with the values of a simulated
+// flat or building — indexes that grow with a daily pattern, noisy
+// instantaneous values that agree with each other (P = V·I·pf, heat =
+// flow·ΔT·c) — as a function of a Clock that can run faster than real
+// time, deterministic for a seed. A Meter can be swapped for a new one
+// and can start just below its counter's rollover.
+//
+// Config is esep-sim's configuration file and Start serves it: buses of
+// Meters with their faults, on ptys and TCP.
 //
 // ServeRTU creates a pty pair and answers on its master end as a bus of
 // slaves would: frames are delimited as Modbus over Serial Line V1.02

@@ -15,6 +15,11 @@ var (
 	// served, such as a baud rate that is not positive.
 	ErrInvalidConfig = errors.New("invalid server configuration")
 
+	// ErrInvalidMeter means a simulated meter that cannot be built from
+	// its profile and settings, such as a serial that does not fit the
+	// profile's serial register or a rollover on a float register.
+	ErrInvalidMeter = errors.New("invalid simulated meter")
+
 	// ErrNoPTY means that this system cannot create pseudo-terminals the
 	// way ServeRTU does; only Linux is supported.
 	ErrNoPTY = errors.New("pseudo-terminals are not supported on this system")

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/esep-kz/esep/drivers/modbus"
 )
 
 // Faults are the ways one unit misbehaves; the zero value is a healthy
@@ -26,8 +28,8 @@ type Faults struct {
 	// (FC-12); the first matching rule wins.
 	Exceptions []ExceptionRule
 
-	// Refused ranges are answered with IllegalDataAddress when a request
-	// touches them, as a meter answers for registers it does not have.
+	// Refused ranges are answered with illegal data address when a
+	// request touches them, as a meter answers for registers it lacks.
 	Refused []Range
 
 	// CorruptCRCRate and CorruptCRCEvery flip a byte of the CRC of an RTU
@@ -163,7 +165,7 @@ func (s *faultState) exception(req []byte) []byte {
 	fn := Function(req[0])
 	for _, r := range s.f.Refused {
 		if r.matches(req) {
-			return exceptionPDU(fn, IllegalDataAddress)
+			return exceptionPDU(fn, modbus.IllegalDataAddress)
 		}
 	}
 	for _, r := range s.f.Exceptions {

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/goburrow/modbus"
+	goburrow "github.com/goburrow/modbus"
 	"github.com/goburrow/serial"
 )
 
@@ -83,44 +83,44 @@ func startTCP(t testing.TB, units *Units, cfg TCPConfig) *TCPServer {
 }
 
 // goburrowRTU is goburrow's own RTU client on the pty's slave end, 8N1.
-func goburrowRTU(t testing.TB, path string, baud int, unit byte) modbus.Client {
+func goburrowRTU(t testing.TB, path string, baud int, unit byte) goburrow.Client {
 	t.Helper()
-	h := modbus.NewRTUClientHandler(path)
+	h := goburrow.NewRTUClientHandler(path)
 	h.BaudRate, h.DataBits, h.Parity, h.StopBits = baud, 8, "N", 1
 	h.SlaveId, h.Timeout = unit, replyTimeout
 	if err := h.Connect(); err != nil {
 		t.Fatalf("open %q with goburrow: %v", path, err)
 	}
 	t.Cleanup(func() { _ = h.Close() })
-	return modbus.NewClient(h)
+	return goburrow.NewClient(h)
 }
 
 // goburrowTCP is goburrow's TCP client.
-func goburrowTCP(t testing.TB, addr string, unit byte) modbus.Client {
+func goburrowTCP(t testing.TB, addr string, unit byte) goburrow.Client {
 	t.Helper()
-	h := modbus.NewTCPClientHandler(addr)
+	h := goburrow.NewTCPClientHandler(addr)
 	h.SlaveId, h.Timeout = unit, replyTimeout
 	if err := h.Connect(); err != nil {
 		t.Fatalf("connect to %s with goburrow: %v", addr, err)
 	}
 	t.Cleanup(func() { _ = h.Close() })
-	return modbus.NewClient(h)
+	return goburrow.NewClient(h)
 }
 
 // modbusRead is one of goburrow's read methods, taken as a method
 // expression so that a table row can name the function code.
-type modbusRead func(c modbus.Client, addr, qty uint16) ([]byte, error)
+type modbusRead func(c goburrow.Client, addr, qty uint16) ([]byte, error)
 
 var (
-	readHolding  modbusRead = modbus.Client.ReadHoldingRegisters
-	readInput    modbusRead = modbus.Client.ReadInputRegisters
-	readCoils    modbusRead = modbus.Client.ReadCoils
-	readDiscrete modbusRead = modbus.Client.ReadDiscreteInputs
+	readHolding  modbusRead = goburrow.Client.ReadHoldingRegisters
+	readInput    modbusRead = goburrow.Client.ReadInputRegisters
+	readCoils    modbusRead = goburrow.Client.ReadCoils
+	readDiscrete modbusRead = goburrow.Client.ReadDiscreteInputs
 )
 
 // exceptionOf returns the exception code in goburrow's error, or 0.
 func exceptionOf(err error) byte {
-	var me *modbus.ModbusError
+	var me *goburrow.ModbusError
 	if errors.As(err, &me) {
 		return me.ExceptionCode
 	}

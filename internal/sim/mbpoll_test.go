@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/esep-kz/esep/internal/testkit"
+
+	"github.com/esep-kz/esep/drivers/modbus"
 )
 
 // mbpollCase is one run of Debian's mbpoll (libmodbus) against a server
@@ -49,13 +51,13 @@ var mbpollCases = []mbpollCase{
 		faults:  Faults{Refused: []Range{{Start: 102, Count: 1}}},
 		wantErr: "Illegal data address"},
 	{name: "busy", transport: "rtu", args: holding101,
-		faults:  Faults{Exceptions: []ExceptionRule{{Code: ServerDeviceBusy}}},
+		faults:  Faults{Exceptions: []ExceptionRule{{Code: modbus.ServerDeviceBusy}}},
 		wantErr: "Slave device or server is busy"},
 	{name: "gateway target failed", transport: "rtu", args: holding101,
-		faults:  Faults{Exceptions: []ExceptionRule{{Code: GatewayTargetFailedToRespond}}},
+		faults:  Faults{Exceptions: []ExceptionRule{{Code: modbus.GatewayTargetFailedToRespond}}},
 		wantErr: "Target device failed to respond"},
 	{name: "device failure", transport: "tcp", args: holding101,
-		faults:  Faults{Exceptions: []ExceptionRule{{Code: ServerDeviceFailure}}},
+		faults:  Faults{Exceptions: []ExceptionRule{{Code: modbus.ServerDeviceFailure}}},
 		wantErr: "Slave device or server failure"},
 	{name: "corrupt CRC", transport: "rtu", args: holding101,
 		faults: Faults{CorruptCRCRate: 1}, wantErr: "Invalid CRC"},

@@ -1,9 +1,13 @@
 package sim
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/esep-kz/esep/drivers/modbus"
+)
 
 // Quantity limits of Modbus Application Protocol V1.1b3 §6: a request
-// outside them is answered with IllegalDataValue.
+// outside them is answered with illegal data value.
 const (
 	maxReadBits       = 2000 // §6.1, §6.2: 0x7D0
 	maxReadRegisters  = 125  // §6.3, §6.4: 0x7D
@@ -32,11 +36,11 @@ func execute(d Device, req []byte) []byte {
 	case WriteSingleCoil, WriteSingleRegister, WriteMultipleCoils, WriteMultipleRegisters:
 		w, ok := d.(Writer)
 		if !ok {
-			return exceptionPDU(fn, IllegalFunction)
+			return exceptionPDU(fn, modbus.IllegalFunction)
 		}
 		return write(w, fn, req[1:])
 	}
-	return exceptionPDU(fn, IllegalFunction)
+	return exceptionPDU(fn, modbus.IllegalFunction)
 }
 
 func readBits(d Device, fn Function, data []byte) []byte {
@@ -47,7 +51,7 @@ func readBits(d Device, fn Function, data []byte) []byte {
 
 	bits, ex := d.ReadBits(fn, addr, count)
 	if ex == 0 && len(bits) != int(count) {
-		ex = ServerDeviceFailure
+		ex = modbus.ServerDeviceFailure
 	}
 	if ex != 0 {
 		return exceptionPDU(fn, ex)
@@ -64,7 +68,7 @@ func readRegisters(d Device, fn Function, data []byte) []byte {
 
 	regs, ex := d.ReadRegisters(fn, addr, count)
 	if ex == 0 && len(regs) != int(count) {
-		ex = ServerDeviceFailure
+		ex = modbus.ServerDeviceFailure
 	}
 	if ex != 0 {
 		return exceptionPDU(fn, ex)
@@ -79,7 +83,7 @@ func readRegisters(d Device, fn Function, data []byte) []byte {
 // readSpanOf checks a read request's data: starting address and quantity.
 func readSpanOf(data []byte, limit int) (addr, count uint16, ex Exception) {
 	if len(data) != 4 {
-		return 0, 0, IllegalDataValue
+		return 0, 0, modbus.IllegalDataValue
 	}
 	addr, count = binary.BigEndian.Uint16(data), binary.BigEndian.Uint16(data[2:])
 	return addr, count, checkSpan(addr, count, limit)
@@ -88,10 +92,10 @@ func readSpanOf(data []byte, limit int) (addr, count uint16, ex Exception) {
 // checkSpan applies the quantity and address checks of §6.
 func checkSpan(addr, count uint16, limit int) Exception {
 	if count == 0 || int(count) > limit {
-		return IllegalDataValue
+		return modbus.IllegalDataValue
 	}
 	if int(addr)+int(count) > 0x10000 {
-		return IllegalDataAddress
+		return modbus.IllegalDataAddress
 	}
 	return 0
 }
@@ -99,7 +103,7 @@ func checkSpan(addr, count uint16, limit int) Exception {
 // write serves the four write functions; each echoes the address and
 // the value or quantity it wrote (§6.5, §6.6, §6.11, §6.12).
 func write(w Writer, fn Function, data []byte) []byte {
-	ex := IllegalDataValue
+	ex := modbus.IllegalDataValue
 	switch {
 	case fn == WriteSingleCoil && len(data) == 4:
 		ex = writeSingleCoil(w, data)
@@ -127,7 +131,7 @@ func write(w Writer, fn Function, data []byte) []byte {
 func writeSingleCoil(w Writer, data []byte) Exception {
 	v := binary.BigEndian.Uint16(data[2:])
 	if v != coilOn && v != coilOff {
-		return IllegalDataValue
+		return modbus.IllegalDataValue
 	}
 	return w.WriteBits(binary.BigEndian.Uint16(data), []bool{v == coilOn})
 }
@@ -137,12 +141,12 @@ func writeSingleCoil(w Writer, data []byte) Exception {
 func multipleHead(data []byte, limit int, nbytes func(int) int) (
 	addr, count uint16, values []byte, ex Exception) {
 	if len(data) < 5 {
-		return 0, 0, nil, IllegalDataValue
+		return 0, 0, nil, modbus.IllegalDataValue
 	}
 	addr, count = binary.BigEndian.Uint16(data), binary.BigEndian.Uint16(data[2:])
 	values = data[5:]
 	if int(data[4]) != nbytes(int(count)) || len(values) != int(data[4]) {
-		return 0, 0, nil, IllegalDataValue
+		return 0, 0, nil, modbus.IllegalDataValue
 	}
 	return addr, count, values, checkSpan(addr, count, limit)
 }

@@ -3,6 +3,8 @@ package sim
 import (
 	"slices"
 	"time"
+
+	"github.com/esep-kz/esep/drivers/modbus"
 )
 
 // maxFrame is the longest RTU frame: unit, 253 bytes of PDU and the CRC
@@ -114,4 +116,21 @@ func (a *assembler) silenceEnd(silence time.Duration) time.Time {
 		return time.Time{}
 	}
 	return a.last.Add(silence)
+}
+
+// appendCRC appends the CRC of frame to it, low byte first (Serial Line
+// V1.02 §2.5.1.2).
+func appendCRC(frame []byte) []byte {
+	crc := modbus.CRC16(frame)
+	return append(frame, byte(crc), byte(crc>>8))
+}
+
+// crcOK reports whether frame ends with the CRC of what precedes it.
+func crcOK(frame []byte) bool {
+	if len(frame) < 3 {
+		return false
+	}
+	n := len(frame) - 2
+	crc := modbus.CRC16(frame[:n])
+	return frame[n] == byte(crc) && frame[n+1] == byte(crc>>8)
 }

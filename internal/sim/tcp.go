@@ -27,7 +27,7 @@ type TCPConfig struct {
 	Turnaround time.Duration
 
 	// NoDevice is the exception answered for unit ids with no device, as
-	// a gateway answers (GatewayPathUnavailable or
+	// a gateway answers (modbus.GatewayPathUnavailable or
 	// GatewayTargetFailedToRespond). Zero leaves such requests
 	// unanswered, as a TCP meter that ignores other units does.
 	NoDevice Exception
