@@ -47,6 +47,7 @@ type ModbusServer struct {
 	python    *Process
 	socat     *Process // nil over TCP
 	readyFile string
+	mapFile   string // the RegisterMap as JSON, read at each Start
 	addr      string // host:port over TCP
 	device    string // client end of the pty pair over RTU
 }
@@ -64,6 +65,7 @@ func StartModbusTCP(t testing.TB, regs RegisterMap) *ModbusServer {
 		port := strconv.Itoa(n)
 		s = &ModbusServer{
 			readyFile: filepath.Join(dir, "ready"),
+			mapFile:   regsFile,
 			addr:      net.JoinHostPort("127.0.0.1", port),
 		}
 		// Python's bind error reaches err through the log tail.
@@ -94,7 +96,8 @@ func StartModbusRTU(t testing.TB, regs RegisterMap, baud int) *ModbusServer {
 
 	// raw and echo=0 so that the line discipline passes binary frames
 	// untouched and sends nothing back on its own.
-	s := &ModbusServer{readyFile: filepath.Join(dir, "ready"), device: client}
+	s := &ModbusServer{readyFile: filepath.Join(dir, "ready"), mapFile: regsFile,
+		device: client}
 	s.socat = NewProcess(t, socat, "-d",
 		"pty,raw,echo=0,link="+slave, "pty,raw,echo=0,link="+client)
 	if err := s.socat.startAndWait(linksExist(slave, client)); err != nil {
@@ -129,6 +132,20 @@ func (s *ModbusServer) Start() error {
 	}
 	if err := s.python.startAndWait(s.ready); err != nil {
 		return fmt.Errorf("start Modbus slave %q: %w", s.where(), err)
+	}
+	return nil
+}
+
+// SetMap makes the slave serve regs from its next Start on, as a meter
+// swapped for another while the bus stays: the address or device stays
+// the same.
+func (s *ModbusServer) SetMap(regs RegisterMap) error {
+	b, err := json.Marshal(regs)
+	if err != nil {
+		return fmt.Errorf("encode register map of Modbus slave %q: %w", s.where(), err)
+	}
+	if err := os.WriteFile(s.mapFile, b, 0o644); err != nil {
+		return fmt.Errorf("write register map of Modbus slave %q: %w", s.where(), err)
 	}
 	return nil
 }

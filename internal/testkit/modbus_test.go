@@ -113,6 +113,27 @@ func TestModbusRestart(t *testing.T) {
 	})
 }
 
+// TestModbusSetMap swaps the map of a slave across a restart on the same
+// address, as a meter is swapped on its bus.
+func TestModbusSetMap(t *testing.T) {
+	t.Parallel()
+	srv := StartModbusTCP(t, modbusRegisters)
+	wantHolding100(t, goburrowTCP(t, srv.Addr(), 1), "before the swap")
+
+	swapped := RegisterMap{1: {Holding: map[uint16]uint16{100: 0xbeef}}}
+	if err := srv.SetMap(swapped); err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+	if err := srv.Start(); err != nil {
+		t.Fatalf("restart with the new map: %v", err)
+	}
+	got, err := goburrowTCP(t, srv.Addr(), 1).ReadHoldingRegisters(100, 1)
+	if want := regWords(0xbeef); err != nil || !bytes.Equal(got, want) {
+		t.Errorf("holding register 100 after the swap: got %x, %v; want %x", got, err, want)
+	}
+}
+
 // checkModbusReads sends every row of modbusReadCases through a fresh
 // client, so that a row left waiting for a reply cannot confuse the next.
 func checkModbusReads(t *testing.T, client func(t *testing.T, unit byte) modbus.Client) {
