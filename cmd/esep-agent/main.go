@@ -8,32 +8,62 @@ import (
 	"fmt"
 	"os"
 	"text/tabwriter"
+	// Slots and periods are local to Asia/Almaty: the zone data travels
+	// in the binary, so that a bare edge box without /usr/share/zoneinfo
+	// counts them the same as every other.
+	_ "time/tzdata"
 
 	"github.com/esep-kz/esep/drivers/modbus"
 	"github.com/esep-kz/esep/internal/agent"
 	"github.com/esep-kz/esep/internal/cli"
+	"github.com/esep-kz/esep/internal/commission"
 )
 
 func main() {
-	os.Exit(cli.Main("esep-agent", "the esep edge agent", os.Args[1:],
-		checkConfigCommand(),
-		portsCommand(),
-	))
+	cmds := []cli.Command{runCommand(), checkConfigCommand(), portsCommand()}
+	cmds = append(cmds, commission.Commands()...)
+	os.Exit(cli.Main("esep-agent", "the esep edge agent", os.Args[1:], cmds...))
+}
+
+// defaultConfig is where a packaged agent keeps its configuration.
+const defaultConfig = "/etc/esep/agent.yaml"
+
+func runCommand() cli.Command {
+	return cli.Command{
+		Name: "run",
+		Summary: "poll the meters until SIGINT or SIGTERM; readings and events go to stdout " +
+			"as JSON lines (interim, until the spool and MQTT uplink)",
+		Flags: func(fs *flag.FlagSet) func(context.Context, *cli.Env, []string) error {
+			path := fs.String("config", defaultConfig, "configuration file")
+			return func(ctx context.Context, env *cli.Env, _ []string) error {
+				c, err := agent.LoadConfig(*path)
+				if err != nil {
+					return err
+				}
+				// TODO: stdout is an interim sink; issue #4 (durable spool
+				// and MQTT uplink) replaces it so no reading is lost.
+				sink := agent.NewJSONLines(env.Stdout, env.Log)
+				return agent.Run(ctx, c, sink, env.Log)
+			}
+		},
+	}
 }
 
 func checkConfigCommand() cli.Command {
 	return cli.Command{
 		Name:    "check-config",
-		Summary: "load and check a configuration file, then print what it configures",
+		Summary: "load and check a configuration file and its profiles, then print what it configures",
 		Flags: func(fs *flag.FlagSet) func(context.Context, *cli.Env, []string) error {
-			path := fs.String("config", "/etc/esep/agent.yaml", "configuration file")
+			path := fs.String("config", defaultConfig, "configuration file")
 			return func(_ context.Context, env *cli.Env, _ []string) error {
 				c, err := agent.LoadConfig(*path)
 				if err != nil {
 					return err
 				}
-				_, err = fmt.Fprintf(env.Stdout, "%s: agent %s, %d buses, %d meters: OK\n",
-					*path, c.Agent.ID, len(c.Buses), len(c.Meters))
+				_, err = fmt.Fprintf(env.Stdout,
+					"%s: agent %s, %d buses, %d meters, %d profiles, time zone %s: OK\n",
+					*path, c.Agent.ID, len(c.Buses), len(c.Meters), len(c.Profiles()),
+					c.Location())
 				return err
 			}
 		},

@@ -6,6 +6,8 @@ package main
 
 import (
 	"os"
+	// Periods are local to Asia/Almaty; the zone data travels in the binary.
+	_ "time/tzdata"
 
 	"github.com/esep-kz/esep/internal/cli"
 )

@@ -5,10 +5,12 @@ package agent
 import (
 	"fmt"
 	"net"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"time"
 
+	"github.com/esep-kz/esep/drivers/modbus"
 	"github.com/esep-kz/esep/internal/config"
 )
 
@@ -24,12 +26,34 @@ type Config struct {
 	Agent  AgentSection `yaml:"agent"`
 	Buses  []Bus        `yaml:"buses"`
 	Meters []Meter      `yaml:"meters"`
+
+	location *time.Location  // Agent.Timezone, set by Validate
+	profiles modbus.Profiles // shipped and ProfilesDir, set by LoadConfig
 }
 
-// AgentSection identifies the agent to the centre.
+// Location returns the time zone of Agent.Timezone, or nil for a Config
+// that was not validated.
+func (c *Config) Location() *time.Location { return c.location }
+
+// Profiles returns the meter profiles LoadConfig loaded: the shipped
+// ones with those of Agent.ProfilesDir laid over them.
+func (c *Config) Profiles() modbus.Profiles { return c.profiles }
+
+// AgentSection identifies the agent to the centre and says where it
+// keeps its files.
 type AgentSection struct {
 	// ID names the agent in topics and at the centre; one per building.
 	ID string `yaml:"id"`
+	// Timezone is the tz database zone that slots and periods (day,
+	// month) are counted in; readings themselves are stamped in UTC.
+	Timezone string `yaml:"timezone"`
+	// ProfilesDir is an optional directory of meter profiles laid over
+	// the shipped ones; relative to the configuration file's directory.
+	ProfilesDir string `yaml:"profiles_dir"`
+	// StateDir holds what the agent remembers across restarts (meter
+	// serials, last indexes); relative to the configuration file's
+	// directory.
+	StateDir string `yaml:"state_dir"`
 }
 
 // Bus is one field bus the agent polls: a serial line or a TCP endpoint.
@@ -48,6 +72,12 @@ type Bus struct {
 	// request on this bus, on top of the protocol's silent interval; some
 	// meters need it to turn their RS-485 driver around.
 	Delay time.Duration `yaml:"delay"`
+	// Guard is how long an RTU bus waits before it addresses a slave
+	// again after that slave failed to answer, so that a late reply is
+	// not taken for the next one (FC-13); 0 selects the failed
+	// transaction's timeout. TCP matches replies by transaction id and
+	// has no guard.
+	Guard time.Duration `yaml:"guard"`
 }
 
 // Meter is one meter polled on a bus through a device profile.
@@ -57,6 +87,10 @@ type Meter struct {
 	Slave    int           `yaml:"slave"`
 	Profile  string        `yaml:"profile"`
 	Interval time.Duration `yaml:"interval"`
+	// Timeout overrides the bus timeout for this meter alone: a slow
+	// meter gets its time without slowing the detection of dead ones
+	// on the same bus (FC-13). 0 keeps the bus timeout.
+	Timeout time.Duration `yaml:"timeout"`
 }
 
 // Defaults returned for fields a file leaves out.
@@ -69,21 +103,36 @@ const (
 	defaultStopBits = 1
 	defaultTimeout  = time.Second
 	defaultInterval = 15 * time.Minute
+	// Kazakhstan keeps one zone, UTC+5, since 1 March 2024; current tz
+	// data has it as Asia/Almaty.
+	defaultTimezone = "Asia/Almaty"
+	defaultStateDir = "/var/lib/esep-agent"
+	// maxTimeout bounds every timeout and pause: a longer one holds the
+	// bus for nothing, as a meter that has not answered in 10 s will not.
+	maxTimeout = 10 * time.Second
 )
 
 // LoadConfig reads and checks the agent configuration at path, filling
-// what it leaves out with the defaults above.
+// what it leaves out with the defaults above, then loads the meter
+// profiles and checks that every meter names one. Relative directories
+// are taken from the configuration file's directory.
 func LoadConfig(path string) (*Config, error) {
 	var c Config
 	if err := config.Load(path, &c); err != nil {
 		return nil, err
 	}
+	c.resolveDirs(filepath.Dir(path))
+	if err := c.loadProfiles(path); err != nil {
+		return nil, err
+	}
 	return &c, nil
 }
 
-// applyDefaults fills unset bus and meter fields. It runs inside Validate
-// because list elements only exist once the file has been decoded.
+// applyDefaults fills unset fields. It runs inside Validate because list
+// elements only exist once the file has been decoded.
 func (c *Config) applyDefaults() {
+	setDefault(&c.Agent.Timezone, defaultTimezone)
+	setDefault(&c.Agent.StateDir, defaultStateDir)
 	for i := range c.Buses {
 		b := &c.Buses[i]
 		setDefault(&b.Baud, defaultBaud)
@@ -111,9 +160,12 @@ var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 // Validate fills defaults and checks every field; see config.Validator.
 func (c *Config) Validate(ch *config.Checker) {
 	c.applyDefaults()
-	if !nameRE.MatchString(c.Agent.ID) {
-		ch.Errorf("agent.id", "%q is not a valid ID (letters, digits, '.', '_', '-'; "+
-			"at most 64, starting with a letter or digit)", c.Agent.ID)
+	c.Agent.validate(ch)
+	if loc, err := time.LoadLocation(c.Agent.Timezone); err != nil {
+		ch.Errorf("agent.timezone", "%q is not a zone of the tz database, such as %s",
+			c.Agent.Timezone, defaultTimezone)
+	} else {
+		c.location = loc
 	}
 
 	buses := map[string]bool{}
@@ -127,6 +179,13 @@ func (c *Config) Validate(ch *config.Checker) {
 	slaves := map[string]bool{}
 	for i := range c.Meters {
 		c.Meters[i].validate(ch, fmt.Sprintf("meters[%d]", i), buses, seen, slaves)
+	}
+}
+
+func (a *AgentSection) validate(ch *config.Checker) {
+	if !nameRE.MatchString(a.ID) {
+		ch.Errorf("agent.id", "%q is not a valid ID (letters, digits, '.', '_', '-'; "+
+			"at most 64, starting with a letter or digit)", a.ID)
 	}
 }
 
@@ -175,11 +234,18 @@ func (b *Bus) validate(ch *config.Checker, path string, names map[string]bool) {
 	if b.StopBits != 1 && b.StopBits != 2 {
 		ch.Errorf(path+".stop_bits", "%d is not 1 or 2", b.StopBits)
 	}
-	if b.Timeout <= 0 || b.Timeout > 10*time.Second {
+	if b.Timeout < time.Millisecond || b.Timeout > maxTimeout {
 		ch.Errorf(path+".timeout", "%s is outside 1ms..10s", b.Timeout)
 	}
-	if b.Delay < 0 || b.Delay > 10*time.Second {
+	if b.Delay < 0 || b.Delay > maxTimeout {
 		ch.Errorf(path+".delay", "%s is outside 0..10s", b.Delay)
+	}
+	switch {
+	case b.Guard < 0 || b.Guard > maxTimeout:
+		ch.Errorf(path+".guard", "%s is outside 0..10s", b.Guard)
+	case b.Guard != 0 && b.Transport == TransportTCP:
+		ch.Errorf(path+".guard", "applies to RTU framing only: Modbus TCP matches "+
+			"replies by transaction id")
 	}
 }
 
@@ -202,6 +268,9 @@ func (m *Meter) validate(ch *config.Checker, path string, buses, ids, slaves map
 
 	if m.Profile == "" {
 		ch.Errorf(path+".profile", "a device profile is required")
+	}
+	if m.Timeout != 0 && (m.Timeout < time.Millisecond || m.Timeout > maxTimeout) {
+		ch.Errorf(path+".timeout", "%s is outside 1ms..10s (0 keeps the bus timeout)", m.Timeout)
 	}
 	// Polls are aligned to the wall clock (every 15m fires at :00, :15,
 	// :30, :45), which only works for intervals that divide a day.

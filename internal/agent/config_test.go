@@ -27,7 +27,7 @@ meters:
   - id: m1
     bus: rs485
     slave: 1
-    profile: p
+    profile: eastron-sdm120
 `
 
 func TestLoadConfigDefaults(t *testing.T) {
@@ -37,12 +37,31 @@ func TestLoadConfigDefaults(t *testing.T) {
 	}
 	b := c.Buses[0]
 	if b.Baud != 9600 || b.Parity != "E" || b.DataBits != 8 || b.StopBits != 1 ||
-		b.Timeout != time.Second {
+		b.Timeout != time.Second || b.Guard != 0 {
 		t.Errorf("bus defaults = %+v", b)
 	}
-	if got := c.Meters[0].Interval; got != 15*time.Minute {
-		t.Errorf("meter interval default = %s, want 15m", got)
+	if m := c.Meters[0]; m.Interval != 15*time.Minute || m.Timeout != 0 {
+		t.Errorf("meter defaults = %+v, want interval 15m and no timeout of its own", m)
 	}
+	a := c.Agent
+	if a.Timezone != "Asia/Almaty" || a.StateDir != "/var/lib/esep-agent" || a.ProfilesDir != "" {
+		t.Errorf("agent defaults = %+v", a)
+	}
+	if loc := c.Location(); loc == nil || loc.String() != "Asia/Almaty" {
+		t.Errorf("Location() = %v, want Asia/Almaty", loc)
+	}
+	if _, ok := c.Profiles()["eastron-sdm120"]; !ok {
+		t.Errorf("Profiles() = %v, want the shipped ones", c.Profiles().Names())
+	}
+}
+
+// prof is the profile line of validConfig, where most rows add a line.
+const prof = "profile: eastron-sdm120"
+
+// secondMeter appends a meter with the given id and slave to validConfig.
+func secondMeter(id, slave string) [2]string {
+	return [2]string{prof, prof + "\n  - id: " + id + "\n    bus: rs485\n    slave: " + slave +
+		"\n    " + prof}
 }
 
 func TestLoadConfigErrors(t *testing.T) {
@@ -62,19 +81,36 @@ func TestLoadConfigErrors(t *testing.T) {
 			`buses[0].address: "" is not host:port`},
 		{"unknown transport", [2]string{"transport: rtu", "transport: ascii"},
 			`buses[0].transport: "ascii" is not one of`},
-		{"unknown bus", [2]string{"bus: rs485", "bus: rs232"}, `:9:5: meters[0].bus: no bus is named "rs232"`},
-		{"slave out of range", [2]string{"slave: 1", "slave: 248"}, "meters[0].slave: 248 is outside 1..247"},
+		{"guard too long", [2]string{"device: /dev/ttyUSB0", "device: /dev/ttyUSB0\n    guard: 11s"},
+			":7:5: buses[0].guard: 11s is outside 0..10s"},
+		{"guard on tcp", [2]string{"transport: rtu\n    device: /dev/ttyUSB0",
+			"transport: tcp\n    address: 127.0.0.1:502\n    guard: 1s"},
+			"buses[0].guard: applies to RTU framing only"},
+		{"unknown bus", [2]string{"bus: rs485", "bus: rs232"},
+			`:9:5: meters[0].bus: no bus is named "rs232"`},
+		{"slave out of range", [2]string{"slave: 1", "slave: 248"},
+			"meters[0].slave: 248 is outside 1..247"},
 		{"broadcast slave", [2]string{"slave: 1", "slave: 0"}, "meters[0].slave: 0 is outside 1..247"},
-		{"interval not dividing a day", [2]string{"profile: p", "profile: p\n    interval: 7m"},
+		{"interval not dividing a day", [2]string{prof, prof + "\n    interval: 7m"},
 			"meters[0].interval: 7m0s does not divide a day"},
-		{"sub-second interval", [2]string{"profile: p", "profile: p\n    interval: 1500ms"},
+		{"sub-second interval", [2]string{prof, prof + "\n    interval: 1500ms"},
 			"meters[0].interval: 1.5s does not divide a day"},
+		{"meter timeout too long", [2]string{prof, prof + "\n    timeout: 20s"},
+			":12:5: meters[0].timeout: 20s is outside 1ms..10s"},
+		{"meter timeout negative", [2]string{prof, prof + "\n    timeout: -1s"},
+			"meters[0].timeout: -1s is outside 1ms..10s"},
 		{"id with a slash", [2]string{"id: m1", "id: m/1"}, `meters[0].id: "m/1" is not a valid meter name`},
 		{"agent id missing", [2]string{"id: b1", "id: \"\""}, `agent.id: "" is not a valid ID`},
-		{"no profile", [2]string{"profile: p", ""}, "meters[0].profile: a device profile is required"},
-		{"duplicate meter", [2]string{"profile: p", "profile: p\n  - id: m1\n    bus: rs485\n    slave: 2\n    profile: p"},
-			`meters[1].id: meter "m1" is defined twice`},
-		{"duplicate slave", [2]string{"profile: p", "profile: p\n  - id: m2\n    bus: rs485\n    slave: 1\n    profile: p"},
+		{"unknown time zone", [2]string{"id: b1", "id: b1\n  timezone: Asia/Astana"},
+			`:3:3: agent.timezone: "Asia/Astana" is not a zone of the tz database`},
+		{"no profile", [2]string{prof, ""}, "meters[0].profile: a device profile is required"},
+		{"unknown profile", [2]string{prof, "profile: eastron-sdm121"},
+			`:11:5: meters[0].profile: no profile is named "eastron-sdm121" ` +
+				"(known: 2flow-mag-11, abb-b23,"},
+		{"profiles dir missing", [2]string{"id: b1", "id: b1\n  profiles_dir: no-such-dir"},
+			`:3:3: agent.profiles_dir: "`},
+		{"duplicate meter", secondMeter("m1", "2"), `meters[1].id: meter "m1" is defined twice`},
+		{"duplicate slave", secondMeter("m2", "1"),
 			`meters[1].slave: slave 1 on bus "rs485" is already used`},
 	}
 	for _, tt := range tests {
@@ -89,6 +125,62 @@ func TestLoadConfigErrors(t *testing.T) {
 				t.Errorf("error %q does not start with the file name", err)
 			}
 		})
+	}
+}
+
+// siteProfile is a profile of the site's own, in a profiles_dir.
+const siteProfile = `name: site-meter
+maker: Site
+model: M1
+kind: water
+source: {document: site register map, revision: "1"}
+function: holding
+addressing: pdu
+values:
+  - {quantity: volume_m3, address: 0, type: u32, scale: 0.001, unit: m3}
+`
+
+func TestLoadConfigProfilesDir(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "profiles"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, body string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("profiles/site.yaml", siteProfile)
+	body := strings.Replace(validConfig, "id: b1",
+		"id: b1\n  profiles_dir: profiles\n  state_dir: state", 1)
+	write("agent.yaml", strings.Replace(body, prof, "profile: site-meter", 1))
+
+	c, err := LoadConfig(filepath.Join(dir, "agent.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.Agent.ProfilesDir, filepath.Join(dir, "profiles"); got != want {
+		t.Errorf("profiles_dir = %q, want %q: relative to the file", got, want)
+	}
+	if got, want := c.Agent.StateDir, filepath.Join(dir, "state"); got != want {
+		t.Errorf("state_dir = %q, want %q: relative to the file", got, want)
+	}
+	for _, name := range []string{"site-meter", "eastron-sdm120"} {
+		if _, ok := c.Profiles()[name]; !ok {
+			t.Errorf("profile %q not loaded; have %v", name, c.Profiles().Names())
+		}
+	}
+
+	// A broken profile is reported with its own file and line.
+	write("profiles/broken.yaml", strings.Replace(siteProfile, "name: site-meter",
+		"name: broken\nmakr: x", 1))
+	_, err = LoadConfig(filepath.Join(dir, "agent.yaml"))
+	want := filepath.Join(dir, "profiles", "broken.yaml") + ":2"
+	if err == nil || !strings.Contains(err.Error(), "agent.profiles_dir") ||
+		!strings.Contains(err.Error(), want) {
+		t.Errorf("LoadConfig with a broken profile: error = %v\nwant agent.profiles_dir and %q",
+			err, want)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/esep-kz/esep/drivers/modbus"
 	"github.com/esep-kz/esep/internal/logging"
 	"github.com/esep-kz/esep/internal/reading"
 )
@@ -33,37 +34,6 @@ type Sink interface {
 	Reading(reading.Reading)
 	// Event takes a change in a meter's state.
 	Event(Event)
-}
-
-// EventKind tells what changed in a meter's state.
-type EventKind int
-
-// Kinds of event.
-const (
-	// MeterOffline is emitted once when a meter has failed OfflineAfter
-	// slots in a row; it is then probed less often.
-	MeterOffline EventKind = iota + 1
-	// MeterOnline is emitted once when an offline meter answers again.
-	MeterOnline
-)
-
-// String returns the kind as it is written in logs and on the wire.
-func (k EventKind) String() string {
-	switch k {
-	case MeterOffline:
-		return "meter_offline"
-	case MeterOnline:
-		return "meter_online"
-	}
-	return fmt.Sprintf("EventKind(%d)", int(k))
-}
-
-// Event is a change in a meter's state, emitted once per change.
-type Event struct {
-	Kind  EventKind
-	Meter string    // meter ID as configured
-	Time  time.Time // when the scheduler saw the change, UTC
-	Err   error     // the last failure, for MeterOffline
 }
 
 // MeterStats counts what became of a meter's slots since Run started.
@@ -365,11 +335,8 @@ func (b *busLoop) turn(ctx context.Context, m *meterState) {
 }
 
 // poll makes up to attempts transactions with m, the bus delay apart, and
-// returns the first reading or the last error.
-//
-// TODO: stop retrying on an error no retry can mend (a Modbus exception
-// for an illegal address, an invalid request); every error is retried
-// until the agent's Modbus poller tells them apart.
+// returns the first reading or the last error. An error no retry can mend
+// ends the slot's attempts at once.
 func (b *busLoop) poll(ctx context.Context, m *meterState, attempts int) (reading.Reading, error) {
 	clock := b.s.opts.Clock
 	var err error
@@ -395,8 +362,23 @@ func (b *busLoop) poll(ctx context.Context, m *meterState, attempts int) (readin
 		if ctx.Err() != nil {
 			return reading.Reading{}, ctx.Err()
 		}
+		if !retryable(err) {
+			break
+		}
 	}
 	return reading.Reading{}, err
+}
+
+// retryable reports whether another attempt in the same slot may succeed.
+// A Modbus exception of the permanent class (illegal function, address or
+// value: FC-12) or a request the driver refuses to send comes back the
+// same however often it is sent, and retrying it only keeps the bus busy.
+func retryable(err error) bool {
+	var ex *modbus.ExceptionError
+	if errors.As(err, &ex) && ex.Class() == modbus.ClassPermanent {
+		return false
+	}
+	return !errors.Is(err, modbus.ErrInvalidRequest)
 }
 
 // answer hands a reading to the sink, bringing m back online if it was

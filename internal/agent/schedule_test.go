@@ -16,6 +16,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/esep-kz/esep/drivers/modbus"
 	"github.com/esep-kz/esep/internal/reading"
 )
 
@@ -339,10 +340,17 @@ func TestRetries(t *testing.T) {
 	tests := []struct {
 		name      string
 		retries   int
-		failFirst int // polls that fail before the meter answers
-		wantCalls int // in the first slot
+		failFirst int   // polls that fail before the meter answers
+		failWith  error // what they fail with; errNoAnswer when nil
+		wantCalls int   // in the first slot
 		wantStats MeterStats
 	}{
+		{name: "illegal address is not retried", retries: 2, failFirst: 99,
+			failWith:  &modbus.ExceptionError{Function: 3, Code: modbus.IllegalDataAddress},
+			wantCalls: 1, wantStats: MeterStats{Error: 1}},
+		{name: "busy device is retried", retries: 2, failFirst: 99,
+			failWith:  &modbus.ExceptionError{Function: 3, Code: modbus.ServerDeviceBusy},
+			wantCalls: 3, wantStats: MeterStats{Error: 1, Retries: 2}},
 		{name: "default two", retries: 0, failFirst: 99, wantCalls: 3,
 			wantStats: MeterStats{Error: 1, Retries: 2}},
 		{name: "none", retries: -1, failFirst: 99, wantCalls: 1,
@@ -359,6 +367,9 @@ func TestRetries(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				behave := func(_ Meter, n int, _ time.Time) (time.Duration, error) {
 					if n < tt.failFirst {
+						if tt.failWith != nil {
+							return time.Second, fmt.Errorf("cannot read meter: %w", tt.failWith)
+						}
 						return time.Second, errNoAnswer
 					}
 					return time.Second, nil

@@ -1,0 +1,97 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/esep-kz/esep/drivers/modbus"
+)
+
+// busConn is one bus of the poller: the Client that every meter on the
+// bus shares, which carries one transaction at a time.
+type busConn struct {
+	Bus
+	client *modbus.Client
+}
+
+// openBus makes the transport and client of b. Nothing is opened yet:
+// the transport opens its port or connection on the first request, and
+// again after it broke. timeouts holds the meters' own timeouts by slave.
+func openBus(b Bus, timeouts map[byte]time.Duration) (*busConn, error) {
+	tr, err := newTransport(b, timeouts)
+	if err != nil {
+		return nil, fmt.Errorf("cannot set up bus %q: %w", b.Name, err)
+	}
+	return &busConn{Bus: b, client: modbus.NewClient(tr)}, nil
+}
+
+// newTransport returns the transport of b's kind.
+func newTransport(b Bus, timeouts map[byte]time.Duration) (modbus.Transport, error) {
+	rtu := modbus.RTUOptions{Baud: b.Baud, Timeout: b.Timeout, SlaveTimeouts: timeouts,
+		Guard: b.Guard}
+	switch b.Transport {
+	case TransportRTU:
+		serial := modbus.SerialConfig{Device: b.Device, Baud: b.Baud, DataBits: b.DataBits,
+			Parity: b.Parity, StopBits: b.StopBits}
+		return orNil(modbus.NewSerialRTU(serial, rtu))
+	case TransportTCP:
+		opts := modbus.TCPOptions{Timeout: b.Timeout, SlaveTimeouts: timeouts}
+		return orNil(modbus.NewTCP(b.Address, modbus.TCPLine(b.Address), opts))
+	case TransportRTUOverTCP:
+		// Baud is the serial side of the device server: it times the
+		// silent interval between frames there.
+		return orNil(modbus.NewRTU(b.Address, modbus.TCPLine(b.Address), rtu))
+	}
+	return nil, fmt.Errorf("transport %q is not one of rtu, tcp, rtu-over-tcp", b.Transport)
+}
+
+// orNil returns a nil Transport, not a nil pointer inside one, on error.
+func orNil[T modbus.Transport](tr T, err error) (modbus.Transport, error) {
+	if err != nil {
+		return nil, err
+	}
+	return tr, nil
+}
+
+// reconnects is how often the transport has opened its line again.
+func (b *busConn) reconnects() uint64 { return b.client.Stats().Reconnects }
+
+// reader returns the block reader of one slave: one request on the wire
+// per call, registers as read, bits as words of 0 or 1.
+func (b *busConn) reader(slave byte) modbus.BlockReader {
+	return func(ctx context.Context, fn byte, addr, count uint16) ([]uint16, error) {
+		f := modbus.Function(fn)
+		if f != modbus.FuncCoils && f != modbus.FuncDiscrete {
+			return b.client.ReadRegisters(ctx, slave, f, addr, count)
+		}
+
+		bits, err := b.client.ReadBits(ctx, slave, f, addr, count)
+		if err != nil {
+			return nil, err
+		}
+		words := make([]uint16, len(bits))
+		for i, on := range bits {
+			if on {
+				words[i] = 1
+			}
+		}
+		return words, nil
+	}
+}
+
+// isIllegalAddress reports whether err is a slave's exception 2, ILLEGAL
+// DATA ADDRESS: the request reached registers the device does not have,
+// which a DevicePlan answers by splitting the request.
+func isIllegalAddress(err error) bool {
+	var exc *modbus.ExceptionError
+	return errors.As(err, &exc) && exc.Code == modbus.IllegalDataAddress
+}
+
+// isPermanent reports whether err is an exception no retry mends: the
+// device refuses the point as configured (FC-12 item 3, codes 1–3).
+func isPermanent(err error) bool {
+	var exc *modbus.ExceptionError
+	return errors.As(err, &exc) && exc.Class() == modbus.ClassPermanent
+}

@@ -1,0 +1,54 @@
+package agent
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/esep-kz/esep/internal/reading"
+)
+
+// EventKind tells what changed in a meter's state.
+type EventKind int
+
+// Kinds of event.
+const (
+	// MeterOffline is emitted once when a meter has failed OfflineAfter
+	// slots in a row; it is then probed less often.
+	MeterOffline EventKind = iota + 1
+	// MeterOnline is emitted once when an offline meter answers again.
+	MeterOnline
+	// MeterReplaced is emitted by the poller when a metering point
+	// answers with another serial number than it last had: a new meter
+	// whose index starts anew, never a jump in consumption (FC-28).
+	MeterReplaced
+)
+
+// String returns the kind as it is written in logs and on the wire.
+func (k EventKind) String() string {
+	switch k {
+	case MeterOffline:
+		return "meter_offline"
+	case MeterOnline:
+		return "meter_online"
+	case MeterReplaced:
+		return "meter_replaced"
+	}
+	return fmt.Sprintf("EventKind(%d)", int(k))
+}
+
+// Event is a change in a meter's state, emitted once per change.
+type Event struct {
+	Kind  EventKind
+	Meter string    // meter ID as configured
+	Time  time.Time // when the change was seen, UTC
+	Err   error     // the last failure, for MeterOffline
+
+	// For MeterReplaced: the serial numbers of the meter that was at
+	// the metering point and of the one there now; the cumulative
+	// values last read from the old meter, and when; and the first ones
+	// read from the new meter, in the poll that found it.
+	OldSerial, NewSerial string
+	OldValues            []reading.Value
+	OldTime              time.Time
+	NewValues            []reading.Value
+}

@@ -1,0 +1,71 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/rs/zerolog"
+
+	"github.com/esep-kz/esep/internal/logging"
+)
+
+// Run is the agent: it polls the meters of c, which LoadConfig returned,
+// until ctx is cancelled, and hands every reading and event to sink. It
+// returns once every bus goroutine has stopped, every bus is closed and
+// the state is written.
+func Run(ctx context.Context, c *Config, sink Sink, log zerolog.Logger) error {
+	log = log.With().Str(logging.Agent, c.Agent.ID).Logger()
+	logLoaded(c, log)
+
+	state, err := OpenState(c.Agent.StateDir, log)
+	if err != nil {
+		return err
+	}
+	p, err := NewModbusPoller(ctx, c, PollerOptions{State: state, Sink: sink, Log: log})
+	if err != nil {
+		return err
+	}
+	s, err := NewScheduler(ctx, c, p, sink, Options{Location: c.Location(), Log: log})
+	if err != nil {
+		return errors.Join(err, p.Close())
+	}
+
+	err = s.Run(ctx)
+	// The scheduler no longer polls: the buses can be closed.
+	err = errors.Join(err, p.Close())
+	log.Info().Msg("agent stopped")
+	return err
+}
+
+// logLoaded logs what the agent runs with: the whole, the profiles, and
+// one line per bus.
+func logLoaded(c *Config, log zerolog.Logger) {
+	zone := c.Agent.Timezone
+	if loc := c.Location(); loc != nil {
+		zone = loc.String()
+	}
+	log.Info().Int(logging.Count, len(c.Meters)).Str(logging.Zone, zone).
+		Str(logging.Path, c.Agent.StateDir).Msg("agent starting")
+	ev := log.Info().Int(logging.Count, len(c.Profiles())).
+		Str(logging.Profile, strings.Join(profileNames(c), ","))
+	if dir := c.Agent.ProfilesDir; dir != "" {
+		ev = ev.Str(logging.Path, dir)
+	}
+	ev.Msg("profiles loaded")
+
+	for _, b := range c.Buses {
+		n := 0
+		for _, m := range c.Meters {
+			if m.Bus == b.Name {
+				n++
+			}
+		}
+		where, at := logging.Addr, b.Address
+		if b.Transport == TransportRTU {
+			where, at = logging.Path, b.Device
+		}
+		log.Info().Str(logging.Bus, b.Name).Str(logging.Transport, b.Transport).Str(where, at).
+			Int(logging.Count, n).Msg("bus configured")
+	}
+}
