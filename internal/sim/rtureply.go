@@ -76,10 +76,7 @@ func (s *RTUServer) reply(f frame, unit byte, r reply) {
 		// bus to be silent for t3.5 after it.
 		start = s.transmit(foreign, start, nil, 0).Add(s.line.silence())
 	}
-	end := s.transmit(out, start, r.chunks, r.gap)
-	// On a loaded machine the last write may come after its time; the
-	// client cannot answer before it has the byte.
-	s.lastEnd = later(end, time.Now())
+	s.lastEnd = s.transmit(out, start, r.chunks, r.gap)
 }
 
 // transmit sends frame from start on, split into chunks with gap between
@@ -97,18 +94,27 @@ func (s *RTUServer) transmit(frame []byte, start time.Time, chunks []int,
 }
 
 // pace writes b as the line would deliver it from start on: no byte is
-// written before its character's stop bit would have ended. Write errors
-// are dropped, as a bus carries a reply whether or not anyone listens.
+// written before its character's stop bit would have ended. It returns
+// when the last character ended: its paced time, or, on a loaded machine,
+// the moment just before its late write, since the client cannot answer
+// before it has the byte. The clock is read before the write, not after:
+// a goroutine delayed after the write would otherwise blame the client
+// for a silent-interval violation it did not commit. Write errors are
+// dropped, as a bus carries a reply whether or not anyone listens.
 func (s *RTUServer) pace(b []byte, start time.Time) time.Time {
+	end := start.Add(s.line.chars(len(b)))
 	step := max(1, int(pacingStep/s.line.chars(1)))
 	for i := 0; i < len(b); i += step {
 		j := min(i+step, len(b))
 		if !sleepUntil(s.done, start.Add(s.line.chars(j))) {
 			break
 		}
+		if j == len(b) {
+			end = later(end, time.Now())
+		}
 		_, _ = s.pty.Write(b[i:j])
 	}
-	return start.Add(s.line.chars(len(b)))
+	return end
 }
 
 func later(a, b time.Time) time.Time {
