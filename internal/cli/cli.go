@@ -67,7 +67,7 @@ func Run(stdout, stderr io.Writer, name, about string, args []string, cmds ...Co
 	format := global.String("log-format", "auto", "log format: auto, json, console")
 	global.Usage = func() { usage(stderr, name, about, global, cmds) }
 	if err := global.Parse(args); err != nil {
-		return exitUsage
+		return parseStatus(err)
 	}
 	lo.Format = logging.Format(*format)
 
@@ -97,9 +97,13 @@ func Run(stdout, stderr io.Writer, name, about string, args []string, cmds ...Co
 func run(ctx context.Context, env *Env, name string, cmd Command, args []string) int {
 	fs := flag.NewFlagSet(name+" "+cmd.Name, flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(env.Stderr, "Usage: %s %s [flags]\n\n%s.\n", name, cmd.Name, cmd.Summary)
+		fs.PrintDefaults()
+	}
 	runFn := cmd.Flags(fs)
 	if err := fs.Parse(args); err != nil {
-		return exitUsage
+		return parseStatus(err)
 	}
 
 	err := runFn(ctx, env, fs.Args())
@@ -114,6 +118,15 @@ func run(ctx context.Context, env *Env, name string, cmd Command, args []string)
 		fmt.Fprintf(env.Stderr, "%s %s: %v\n", name, cmd.Name, err)
 		return exitFail
 	}
+}
+
+// parseStatus is the exit status after a flag parse error: -h asked for
+// help and got it, anything else was a mistake.
+func parseStatus(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	return exitUsage
 }
 
 func find(cmds []Command, name string) (Command, bool) {

@@ -53,6 +53,8 @@ func TestRun(t *testing.T) {
 		{"no command", nil, 2, "", "Commands:"},
 		{"bad log level", []string{"-log-level", "loud", "echo", "x"}, 2, "", `log level "loud"`},
 		{"version", []string{"version"}, 0, "esep-test ", ""},
+		{"help exits 0", []string{"-h"}, 0, "", "Commands:"},
+		{"command help exits 0", []string{"echo", "-h"}, 0, "", "-upper"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
