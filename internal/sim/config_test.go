@@ -32,7 +32,7 @@ func TestLoadExampleConfig(t *testing.T) {
 			len(c.Buses), c.TimeScale, c.Start)
 	}
 	riser, gw := c.Buses[0], c.Buses[1]
-	if riser.Baud != 9600 || riser.Turnaround != 5*time.Millisecond || gw.Listen != defaultListen {
+	if riser.Baud != 9600 || riser.Turnaround != 5*time.Millisecond || gw.Listen != "127.0.0.1:5020" {
 		t.Errorf("bus settings %+v, %+v", riser, gw)
 	}
 	if got := riser.Units[0].Slaves(); !slices.Equal(got, []byte{1, 2, 3, 4, 5, 6, 7, 8}) {
