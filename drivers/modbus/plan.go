@@ -52,12 +52,22 @@ type PlanOptions struct {
 	MaxBits int
 	// Separate lists the ranges the device reads only on their own.
 	Separate []SeparateRange
-	// IsIllegalAddress reports whether a read error is the device's
-	// exception 2, ILLEGAL DATA ADDRESS; DevicePlan then splits the
-	// refused request to find what the device refuses. Nil never splits:
-	// every error fails its whole request.
+	// IsIllegalAddress reports whether a read error is a refusal: an
+	// exception of the permanent class, 1 ILLEGAL FUNCTION, 2 ILLEGAL
+	// DATA ADDRESS or 3 ILLEGAL DATA VALUE, which the device answers again
+	// to the same request. DevicePlan then splits the refused request to
+	// find what the device refuses and skips it for RefusedCycles. Nil
+	// never splits: every error fails its whole request.
 	IsIllegalAddress func(error) bool
+	// RefusedCycles is how many read cycles DevicePlan skips a refused
+	// need before it asks again, as a device may have been replaced or
+	// updated meanwhile; 0 means DefaultRefusedCycles.
+	RefusedCycles int
 }
+
+// DefaultRefusedCycles is how long a refusal is remembered: 96 cycles,
+// a day at the usual 15-minute interval.
+const DefaultRefusedCycles = 96
 
 // DefaultPlanOptions returns the options esep plans with unless a profile
 // says otherwise.
@@ -70,7 +80,7 @@ type PlanOptions struct {
 // is still cheaper than one more transaction. A larger gap would save
 // little and read more registers a device may not implement.
 func DefaultPlanOptions() PlanOptions {
-	return PlanOptions{MaxGap: 16, MaxBitGap: 16 * 16}
+	return PlanOptions{MaxGap: 16, MaxBitGap: 16 * 16, RefusedCycles: DefaultRefusedCycles}
 }
 
 // limits returns how many registers, or bits, one request of fn may read
@@ -91,6 +101,9 @@ func (o PlanOptions) check() error {
 			o.MaxRegisters, planSpecRegisters)
 	case o.MaxBits < 0 || o.MaxBits > planSpecBits:
 		return fmt.Errorf("plan limit of %d bits is outside 0-%d", o.MaxBits, planSpecBits)
+	case o.RefusedCycles < 0:
+		return fmt.Errorf("plan remembers refusals for %d cycles, a negative number",
+			o.RefusedCycles)
 	}
 	for _, r := range o.Separate {
 		if !planIsRead(r.Func) || r.Last < r.First {
@@ -293,24 +306,33 @@ type NeedResult struct {
 }
 
 // DevicePlan is the plan of one device, kept across read cycles. When the
-// device refuses a merged request with ILLEGAL DATA ADDRESS, the plan
-// bisects it over its needs and keeps what it learns: the next cycle
-// issues the requests that work and skips the needs the device refuses,
-// reporting them as errors, until Reset.
+// device refuses a merged request (see PlanOptions.IsIllegalAddress), the
+// plan bisects it over its needs and keeps what it learns: the next cycles
+// issue the requests that work and skip the needs the device refuses,
+// reporting them as errors. A refusal expires: a refused need is asked
+// again after PlanOptions.RefusedCycles cycles, and when the device
+// refuses every need the plan asks again at once, with its first requests,
+// each cycle; a device that boots, or is being replaced, refuses
+// everything for a while. Reset forgets every refusal.
 type DevicePlan struct {
 	plan    Plan
-	illegal func(error) bool
+	refuses func(error) bool
+	expiry  int // cycles a refused need is skipped
 
 	mu      sync.Mutex // one cycle at a time; it holds the bus anyway
 	entries []planEntry
 }
 
 // planEntry is a request of a device plan, or a need known to be refused,
-// which costs no request.
+// which costs no request until its skips run out.
 type planEntry struct {
 	block   Block
 	refused error
+	skips   int // cycles left to skip the refused need
 }
+
+// due reports whether the next cycle issues the entry's request.
+func (e planEntry) due() bool { return e.refused == nil || e.skips == 0 }
 
 // NewDevicePlan plans needs with NewPlan for a device not read yet.
 func NewDevicePlan(needs []Need, opt PlanOptions) (*DevicePlan, error) {
@@ -318,7 +340,8 @@ func NewDevicePlan(needs []Need, opt PlanOptions) (*DevicePlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &DevicePlan{plan: p, illegal: opt.IsIllegalAddress}
+	d := &DevicePlan{plan: p, refuses: opt.IsIllegalAddress,
+		expiry: cmp.Or(opt.RefusedCycles, DefaultRefusedCycles)}
 	d.Reset()
 	return d, nil
 }
@@ -334,14 +357,21 @@ func (d *DevicePlan) Reset() {
 	}
 }
 
-// Plan returns the requests the next cycle issues; needs known to be
+// Plan returns the requests the next cycle issues; needs skipped as
 // refused are in no block.
 func (d *DevicePlan) Plan() Plan {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	p := Plan{Needs: d.plan.Needs}
+	if d.allRefused() {
+		p.Blocks = slices.Clone(d.plan.Blocks)
+		for i := range p.Blocks {
+			p.Blocks[i].Needs = slices.Clone(p.Blocks[i].Needs)
+		}
+		return p
+	}
 	for _, e := range d.entries {
-		if e.refused == nil {
+		if e.due() {
 			b := e.block
 			b.Needs = slices.Clone(b.Needs)
 			p.Blocks = append(p.Blocks, b)
@@ -350,12 +380,19 @@ func (d *DevicePlan) Plan() Plan {
 	return p
 }
 
+// allRefused reports whether the device refused every need of the plan.
+func (d *DevicePlan) allRefused() bool {
+	return len(d.entries) > 0 && !slices.ContainsFunc(d.entries, func(e planEntry) bool {
+		return e.refused == nil
+	})
+}
+
 // Read runs one cycle: it issues the plan's requests through read and
 // returns one result per need, in the order given to NewDevicePlan. A
 // failed request fails the needs it serves; it is split only when the
-// error is ILLEGAL DATA ADDRESS. Splitting one request of n needs costs
-// at most 2⌈log₂ n⌉ extra requests per cycle, enough to isolate one
-// refused need; needs the budget did not reach get ErrSplitDeferred.
+// device refused it. Splitting one request of n needs costs at most
+// 2⌈log₂ n⌉ extra requests per cycle, enough to isolate one refused need;
+// needs the budget did not reach get ErrSplitDeferred.
 func (d *DevicePlan) Read(ctx context.Context, read BlockReader) []NeedResult {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -363,11 +400,18 @@ func (d *DevicePlan) Read(ctx context.Context, read BlockReader) []NeedResult {
 		ctx:     ctx,
 		read:    read,
 		needs:   d.plan.Needs,
-		illegal: d.illegal,
+		refuses: d.refuses,
+		expiry:  d.expiry,
 		results: make([]NeedResult, len(d.plan.Needs)),
 	}
+	if d.allRefused() {
+		c.reprobe(d.plan.Blocks, d.entries)
+		d.entries = c.next
+		return c.results
+	}
 	for _, e := range d.entries {
-		if e.refused != nil {
+		if !e.due() {
+			e.skips--
 			c.results[e.block.Needs[0]].Err = e.refused
 			c.next = append(c.next, e)
 			continue
@@ -383,9 +427,43 @@ type planCycle struct {
 	ctx     context.Context
 	read    BlockReader
 	needs   []Need
-	illegal func(error) bool
+	refuses func(error) bool
+	expiry  int
 	results []NeedResult
 	next    []planEntry // the entries the next cycle starts from
+}
+
+// reprobe asks a device that refused every need again, with the first
+// plan's blocks, one request each and no splitting. A block read whole
+// is back in the plan; the needs of the others stay refused, due again
+// next cycle, so a device that is still booting costs what a normal cycle
+// costs and one that recovered in part has its rest asked for singly.
+func (c *planCycle) reprobe(blocks []Block, refused []planEntry) {
+	old := make(map[int]planEntry, len(refused))
+	for _, e := range refused {
+		old[e.block.Needs[0]] = e
+	}
+	for _, b := range blocks {
+		words, err := c.readBlock(b)
+		if err == nil {
+			c.file(b, words)
+			c.next = append(c.next, planEntry{block: b})
+			continue
+		}
+
+		refusal := c.refuses != nil && c.refuses(err)
+		for _, i := range b.Needs {
+			e := old[i]
+			e.skips = 0
+			if refusal {
+				e.refused = c.refusal(e.block, err)
+				c.results[i].Err = e.refused
+			} else {
+				c.results[i].Err = fmt.Errorf("read %s: %w", b, err)
+			}
+			c.next = append(c.next, e)
+		}
+	}
 }
 
 // attempt reads b and files the outcome. A refused block of several
@@ -394,16 +472,13 @@ func (c *planCycle) attempt(b Block, budget *int) {
 	words, err := c.readBlock(b)
 	switch {
 	case err == nil:
-		for _, i := range b.Needs {
-			c.results[i] = NeedResult{Words: b.Words(words, c.needs[i])}
-		}
-	case c.illegal == nil || !c.illegal(err):
+		c.file(b, words)
+	case c.refuses == nil || !c.refuses(err):
 		c.fail(b, fmt.Errorf("read %s: %w", b, err))
 	case len(b.Needs) == 1:
-		n := c.needs[b.Needs[0]]
-		refused := fmt.Errorf("need %q (%s) refused by the device: %w", n.Name, b, err)
+		refused := c.refusal(b, err)
 		c.fail(b, refused)
-		c.next = append(c.next, planEntry{block: b, refused: refused})
+		c.next = append(c.next, planEntry{block: b, refused: refused, skips: c.expiry})
 		return
 	default:
 		c.bisect(b, budget)
@@ -451,6 +526,19 @@ func (c *planCycle) readBlock(b Block) ([]uint16, error) {
 		return nil, fmt.Errorf("reply holds %d values, want %d", len(words), b.Count)
 	}
 	return words, nil
+}
+
+// file hands each need of b its words of the reply.
+func (c *planCycle) file(b Block, words []uint16) {
+	for _, i := range b.Needs {
+		c.results[i] = NeedResult{Words: b.Words(words, c.needs[i])}
+	}
+}
+
+// refusal is the error a refused need of one-need block b reports.
+func (c *planCycle) refusal(b Block, err error) error {
+	n := c.needs[b.Needs[0]]
+	return fmt.Errorf("need %q (%s) refused by the device: %w", n.Name, b, err)
 }
 
 func (c *planCycle) fail(b Block, err error) {

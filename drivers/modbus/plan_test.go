@@ -304,11 +304,11 @@ func TestDevicePlanWholeBlockRefused(t *testing.T) {
 	}) {
 		t.Errorf("first cycle deferred no need: %v", res)
 	}
-	for cycles := 1; n > 0; cycles++ {
+	for cycles := 1; !planAllRefused(res); cycles++ {
 		if cycles > 5 {
-			t.Fatalf("still issuing %d requests after %d cycles", n, cycles)
+			t.Fatalf("still splitting after %d cycles: %v", cycles, res)
 		}
-		res, n = dev.cycle(p)
+		res, _ = dev.cycle(p)
 	}
 
 	// Every node of the bisection was read once: 2·8-1 requests.
@@ -316,6 +316,82 @@ func TestDevicePlanWholeBlockRefused(t *testing.T) {
 		t.Errorf("discovery issued %d requests, want 15", dev.requests)
 	}
 	planCheckResults(t, needs, res, planSeq(0, 8))
+
+	// A device that refuses everything is asked again every cycle, with
+	// the first plan's one request, as it may be booting.
+	for cycle := range 3 {
+		res, n = dev.cycle(p)
+		if n != 1 {
+			t.Errorf("refused cycle %d issued %d requests, want 1", cycle, n)
+		}
+		planCheckResults(t, needs, res, planSeq(0, 8))
+	}
+
+	// Booted: the next cycle reads everything, in one request.
+	clear(dev.refused)
+	res, n = dev.cycle(p)
+	if n != 1 {
+		t.Errorf("recovered cycle issued %d requests, want 1", n)
+	}
+	planCheckResults(t, needs, res, nil)
+	if got := len(p.Plan().Blocks); got != 1 {
+		t.Errorf("after recovery the plan has %d blocks, want 1", got)
+	}
+}
+
+// TestDevicePlanRefusalExpires checks that a refused need is skipped for
+// RefusedCycles cycles and then asked for again, so that a register the
+// device serves again, after a firmware update say, is read again.
+func TestDevicePlanRefusalExpires(t *testing.T) {
+	const expiry = 3
+	dev := &planFakeDevice{refused: map[uint16]bool{7: true}}
+	opt := DefaultPlanOptions()
+	opt.IsIllegalAddress = planIsIllegal
+	opt.RefusedCycles = expiry
+	needs := planNeeds(4, 2, planAddrs(0, 2, 8)...)
+	p, err := NewDevicePlan(needs, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	res, _ := dev.cycle(p)
+	planCheckResults(t, needs, res, []int{3})
+
+	// Skipped for the expiry, though the device serves it again.
+	delete(dev.refused, 7)
+	for range expiry {
+		res, _ = dev.cycle(p)
+		planCheckResults(t, needs, res, []int{3})
+	}
+
+	// Asked again, and read.
+	if !slices.ContainsFunc(p.Plan().Blocks, func(b Block) bool {
+		return slices.Contains(b.Needs, 3)
+	}) {
+		t.Errorf("after %d skipped cycles need 3 is in no block of %q", expiry,
+			planDump(p.Plan().Blocks))
+	}
+	res, _ = dev.cycle(p)
+	planCheckResults(t, needs, res, nil)
+
+	// Refused again: skipped for a fresh expiry, asked once after it.
+	dev.refused[7] = true
+	dev.refusals = 0
+	for range 2 * (expiry + 1) {
+		res, _ = dev.cycle(p)
+		planCheckResults(t, needs, res, []int{3})
+	}
+	if dev.refusals != 2 {
+		t.Errorf("over %d cycles the refused need was asked %d times, want 2",
+			2*(expiry+1), dev.refusals)
+	}
+}
+
+// planAllRefused reports whether every result is a refusal.
+func planAllRefused(res []NeedResult) bool {
+	return !slices.ContainsFunc(res, func(r NeedResult) bool {
+		return !errors.Is(r.Err, errPlanIllegal)
+	})
 }
 
 func TestDevicePlanDoesNotSplit(t *testing.T) {
@@ -418,8 +494,9 @@ func FuzzDevicePlan(f *testing.F) {
 
 		// Each unsettled cycle has the device refuse at least one node of
 		// a bisection, and a plan of n needs has fewer than 2n nodes.
+		// A device that refuses every need is asked again each cycle.
 		var res []NeedResult
-		for cycle := 0; cycle == 0 || dev.refusals > 0; cycle++ {
+		for cycle := 0; cycle == 0 || dev.refusals > 0 && !planAllRefused(res); cycle++ {
 			if cycle > 2*len(needs) {
 				t.Fatalf("plan not settled after %d cycles", cycle)
 			}

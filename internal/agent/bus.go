@@ -81,13 +81,12 @@ func (b *busConn) reader(slave byte) modbus.BlockReader {
 	}
 }
 
-// isIllegalAddress reports whether err is a slave's exception 2, ILLEGAL
-// DATA ADDRESS: the request reached registers the device does not have,
-// which a DevicePlan answers by splitting the request.
-func isIllegalAddress(err error) bool {
-	var exc *modbus.ExceptionError
-	return errors.As(err, &exc) && exc.Code == modbus.IllegalDataAddress
-}
+// isIllegalAddress is the refusal test of a DevicePlan: an exception of
+// the permanent class, codes 1–3, which the device answers again to the
+// same request. The plan splits the refused request and skips what it
+// refuses for a while, rather than asking for it every cycle. Exception
+// 2 is the usual one; some meters answer 1 or 3 to registers they lack.
+func isIllegalAddress(err error) bool { return isPermanent(err) }
 
 // isPermanent reports whether err is an exception no retry mends: the
 // device refuses the point as configured (FC-12 item 3, codes 1–3).
