@@ -1,9 +1,11 @@
 package modbus
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	goburrow "github.com/goburrow/modbus"
@@ -169,13 +171,13 @@ func (t *RTUTransport) receive(ctx context.Context, line Line, req []byte, byCtx
 			return nil, t.wrap(req, found)
 		}
 		if reply != nil {
-			t.countTraffic(s.buf[:s.at], s.dropped)
+			t.countTraffic(s.buf[s.head:s.at], s.dropped, s.echoed)
 			return reply, nil
 		}
 
 		switch {
 		case deadlinePassed(err):
-			t.countTraffic(s.buf, s.dropped)
+			t.countTraffic(s.buf[s.head:], s.dropped, s.echoed)
 			return nil, t.noReply(ctx, byCtx, req, s)
 		case err != nil:
 			return nil, t.broken("read reply", err)
@@ -189,6 +191,9 @@ func (t *RTUTransport) receive(ctx context.Context, line Line, req []byte, byCtx
 // §2.4.1, FC-15 item 3); a reply split across reads is waited for whole
 // (FC-10). It judges each byte offset once, and a candidate frame's CRC
 // once it is whole, so that a flood of noise costs linear time.
+//
+// A 2-wire adapter that hears its own transmitter echoes the request
+// before the reply; the scanner passes over the echo at the head.
 type rtuScanner struct {
 	req     []byte
 	buf     []byte // bytes received, in a buffer of rtuScanCap
@@ -196,10 +201,18 @@ type rtuScanner struct {
 	waiting []int  // offsets of candidate frames not yet whole
 	dropped int    // noise dropped from the front of buf
 	at      int    // offset of the reply, once found
+
+	// head is where the reply starts when nothing else precedes it: 0,
+	// or after the echo of the request.
+	head     int
+	echoable bool // the request cannot be read as its own reply
+	echoed   bool // the echo of the request was passed over
 }
 
 func newRTUScanner(req []byte) *rtuScanner {
-	return &rtuScanner{req: req, buf: make([]byte, 0, rtuScanCap)}
+	pdu := req[1 : len(req)-2]
+	return &rtuScanner{req: req, buf: make([]byte, 0, rtuScanCap),
+		echoable: checkReplyPDU(pdu, pdu) != nil}
 }
 
 // space is where the next Read puts its bytes.
@@ -209,6 +222,7 @@ func (s *rtuScanner) space() []byte { return s.buf[len(s.buf):cap(s.buf)] }
 // a definite wrong answer, or neither while it needs more bytes.
 func (s *rtuScanner) grow(n int) (reply []byte, found error) {
 	s.buf = s.buf[:len(s.buf)+n]
+	s.skipEcho()
 
 	// Candidates waiting for their rest lie before the new offsets.
 	still := s.waiting[:0]
@@ -236,6 +250,20 @@ func (s *rtuScanner) grow(n int) (reply []byte, found error) {
 	return nil, nil
 }
 
+// skipEcho passes over the request's echo at the head of the buffer. A
+// read reply never equals its request, as its byte count cannot be the
+// request's address; a write reply may, and is then taken as the reply.
+func (s *rtuScanner) skipEcho() {
+	n := len(s.req)
+	if !s.echoable || s.echoed || s.dropped != 0 || len(s.buf) < n ||
+		!bytes.Equal(s.buf[:n], s.req) {
+		return
+	}
+	s.head, s.echoed = n, true
+	s.next = max(s.next, n)
+	s.waiting = slices.DeleteFunc(s.waiting, func(i int) bool { return i < n })
+}
+
 // verdict returns what judge found at offset i.
 func (s *rtuScanner) verdict(i, size int, err error) ([]byte, error) {
 	if err != nil {
@@ -256,10 +284,10 @@ func (s *rtuScanner) judge(i int) (size int, found error) {
 
 	// A wrong answer is definite only at the head, where it cannot be the
 	// tail of another frame that happens to hold this slave's address.
-	atHead := i == 0 && s.dropped == 0
+	atHead := i == s.head && s.dropped == 0
 	frame := b[:n]
 	if !rtuCRCValid(frame) {
-		if atHead && frame[1]&^fcExceptionBit == s.req[1] {
+		if atHead && s.mayAnswer(frame) {
 			return 0, ErrCRC
 		}
 		return 0, nil
@@ -273,6 +301,22 @@ func (s *rtuScanner) judge(i int) (size int, found error) {
 		return 0, err
 	}
 	return 0, nil
+}
+
+// mayAnswer reports whether frame, its CRC aside, has the form of an
+// answer to the request: its function code, or the exception form, and
+// for a read the byte count the request asks for. Only such a frame with
+// a bad CRC is a corrupted reply; one with another byte count, such as
+// the 0 of an echoed read request cut short, is something else.
+func (s *rtuScanner) mayAnswer(frame []byte) bool {
+	switch fc := frame[1]; {
+	case fc == s.req[1]|fcExceptionBit:
+		return true
+	case fc != s.req[1]:
+		return false
+	}
+	want, read := readByteCount(s.req[1 : len(s.req)-2])
+	return !read || int(frame[2]) == want
 }
 
 // incomplete reports whether a frame of the addressed slave may start at
@@ -293,6 +337,7 @@ func (s *rtuScanner) trim() {
 	drop := len(s.buf) - rtuMaxADU
 	s.buf = s.buf[:copy(s.buf, s.buf[drop:])]
 	s.next -= drop
+	s.head = max(0, s.head-drop)
 	s.dropped += drop
 	for k := range s.waiting {
 		s.waiting[k] -= drop
@@ -307,7 +352,7 @@ func (t *RTUTransport) noReply(ctx context.Context, byCtx bool, req []byte, s *r
 	}
 
 	// The first frame that looks like the reply tells what went wrong.
-	buf := s.buf
+	buf := s.buf[s.head:]
 	at, n := rtuOwnHeader(req, buf)
 	switch {
 	case at < 0:
@@ -346,8 +391,11 @@ func (t *RTUTransport) wrap(req []byte, err error) error {
 }
 
 // countTraffic counts the other slaves' frames and loose bytes in b,
-// and the dropped bytes as loose.
-func (t *RTUTransport) countTraffic(b []byte, dropped int) {
+// the dropped bytes as loose, and an echo of the request.
+func (t *RTUTransport) countTraffic(b []byte, dropped int, echoed bool) {
+	if echoed {
+		t.counters.Echoes++
+	}
 	t.counters.StrayBytes += uint64(dropped)
 	for i := 0; i < len(b); {
 		n := rtuFrameLen(b[i:])

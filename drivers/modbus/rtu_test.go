@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -91,6 +92,10 @@ func TestRTUScanner(t *testing.T) {
 		{"bad CRC at head of a trimmed buffer", "01 03 02 00 2A 39 9C", false, 0, 0, nil},
 		{"other function at head", rtuSealed(t, "01 04 02 00 2A"), true, 0, 0, ErrWrongFunction},
 		{"byte count at head", rtuSealed(t, "01 03 04 00 2A 00 2B"), true, 0, 0, ErrByteCount},
+		{"echo of the request first", req + own, true, 8, 7, nil},
+		{"echo, bad CRC after it", req + "01 03 02 00 2A 39 9C", true, 0, 0, ErrCRC},
+		{"echo cut short", "01 03 00 00 00 01", true, 0, 0, nil},
+		{"bad CRC, byte count that answers nothing", "01 03 00 00 00 01 84 0B", true, 0, 0, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -150,6 +155,42 @@ func TestRTUIncompleteReplies(t *testing.T) {
 			}
 			if s := c.Stats(); s.Skipped != tt.wantSkipped {
 				t.Errorf("skipped %d frames, want %d", s.Skipped, tt.wantSkipped)
+			}
+		})
+	}
+}
+
+// TestRTUEcho reads through a 2-wire adapter that echoes the request
+// and checks that the echo is counted and is no stray traffic.
+func TestRTUEcho(t *testing.T) {
+	const req = "01 03 00 00 00 02 C4 0B"
+	tests := []struct {
+		name   string
+		chunks []string
+	}{
+		{"echo then reply", []string{req, "01 03 04 12 34 56 78 81 07"}},
+		{"echo in pieces", []string{"01 03 00", "00 00 02", "C4 0B 01 03", "04 12 34 56 78 81 07"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			line := &scriptLine{}
+			for _, c := range tt.chunks {
+				line.chunks = append(line.chunks, wireBytes(t, c))
+			}
+			tr, err := NewRTU("script", line.opener(), RTUOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			c := NewClient(tr)
+			got, err := c.ReadRegisters(context.Background(), 1, FuncHolding, 0, 2)
+			if err != nil || !slices.Equal(got, []uint16{0x1234, 0x5678}) {
+				t.Errorf("got %04X, %v; want [1234 5678]", got, err)
+			}
+			s := c.Stats()
+			if s.Echoes != 1 || s.StrayBytes != 0 || s.Skipped != 0 || s.CRCErrors != 0 {
+				t.Errorf("counted %d echoes, %d stray bytes, %d skipped, %d CRC errors; "+
+					"want 1, 0, 0, 0", s.Echoes, s.StrayBytes, s.Skipped, s.CRCErrors)
 			}
 		})
 	}

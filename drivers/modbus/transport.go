@@ -40,6 +40,7 @@ type TransportCounters struct {
 	Sent       uint64 // requests written to the line
 	Skipped    uint64 // whole frames passed over: other slaves, other transaction ids
 	StrayBytes uint64 // received bytes that formed no frame
+	Echoes     uint64 // RTU requests heard back before their reply, from 2-wire adapters
 	Reconnects uint64 // lines opened again after the first
 
 	// WireTime sums, over all requests, the time from writing the request
