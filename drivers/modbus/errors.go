@@ -232,7 +232,7 @@ var (
 )
 
 // ErrSplitDeferred marks a value not read in this cycle: the request that
-// serves it was refused with ILLEGAL DATA ADDRESS, and the search for
+// serves it was refused (exception 1–3), and the search for
 // the refused registers spent its budget for the cycle. The search goes
 // on in the next cycle, so the value is missing now, not for good.
 var ErrSplitDeferred = errors.New("refused request still being split, value read next cycle")
@@ -249,6 +249,11 @@ var (
 	// SunSpec's "not implemented" 0x8000, or an exponent outside -10..10
 	// (SunSpec information model specification, sunssf).
 	ErrBadScale = errors.New("unusable scale factor")
+
+	// ErrNotAvailable means a value's registers hold a raw value the
+	// profile lists as not_available: the maker's marker for a quantity
+	// the meter does not have now, never a reading.
+	ErrNotAvailable = errors.New("meter marks the value not available")
 )
 
 // ErrUnknownProfile means no profile has the name asked for.

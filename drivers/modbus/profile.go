@@ -2,6 +2,7 @@ package modbus
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/shopspring/decimal"
 	"go.yaml.in/yaml/v3"
@@ -28,6 +29,8 @@ import (
 //	max_gap: 16                   # optional: registers a request may skip
 //	max_registers: 80             # optional: the device's request limit
 //	separate: [[0x5000, 0x5006]]  # optional: ranges read only on their own
+//	not_available:                # optional: raw values meaning "no value", by type
+//	  i32: [0x7FFFFFFF]
 //	identity:
 //	  serial: {address: 0xFC00, type: u32, function: holding}
 //	values:
@@ -47,7 +50,10 @@ import (
 // (value = raw × scale × 10^sf + offset, sf from an optional SunSpec-style
 // scale_register), and set cumulative and rollover. A float point with a
 // scale other than 1 is refused unless it sets allow_float_scale (FC-01);
-// a cumulative point of a signed type is refused (FC-02).
+// a cumulative point of a signed type is refused (FC-02). A point's
+// not_available lists raw values that mean the meter has no value, as
+// the unsigned integer of the type's width; without one the point takes
+// the profile's list for its type.
 type Profile struct {
 	Name       string     `yaml:"name"`
 	Maker      string     `yaml:"maker"`
@@ -68,9 +74,12 @@ type Profile struct {
 	// Separate lists address ranges, each given as a list of addresses
 	// from first to last, that the device reads only on their own; their
 	// table is the profile's function, or the modicon prefix.
-	Separate [][]int  `yaml:"separate"`
-	Identity Identity `yaml:"identity"`
-	Values   []Point  `yaml:"values"`
+	Separate [][]int `yaml:"separate"`
+	// NotAvailable is, by type, the raw values a maker's map documents as
+	// "no value", the default of each point of that type.
+	NotAvailable map[Type]RawValues `yaml:"not_available"`
+	Identity     Identity           `yaml:"identity"`
+	Values       []Point            `yaml:"values"`
 
 	separate []SeparateRange // Separate on the wire, set by Validate
 }
@@ -125,8 +134,31 @@ type Point struct {
 	// AllowFloatScale accepts a scale on a float point: a few meters send
 	// floats in Wh or kW. Without it such a point is refused (FC-01).
 	AllowFloatScale bool `yaml:"allow_float_scale"`
+	// NotAvailable lists the raw values that mean the meter has no value;
+	// nil takes the profile's list for the type, [] none.
+	NotAvailable RawValues `yaml:"not_available"`
 
 	Wire uint16 `yaml:"-"`
+}
+
+// RawValues are raw contents of a value's registers, written as YAML
+// integers, hex or decimal, and compared with the value's words read as
+// one unsigned integer of the type's width, most significant byte first
+// after the point's order is applied: 0x7FFFFFFF is an i32 of words 7FFF
+// FFFF under ABCD.
+type RawValues []uint64
+
+// match reports whether the words of a value of type t in order o hold
+// one of the raw values.
+func (r RawValues) match(words []uint16, t Type, o Order) bool {
+	if len(r) == 0 || len(words) != t.Registers() {
+		return false
+	}
+	var raw uint64
+	for _, b := range valueBytes(words, o) {
+		raw = raw<<8 | uint64(b)
+	}
+	return slices.Contains(r, raw)
 }
 
 // Registers returns how many registers (or bits) the point takes.

@@ -33,6 +33,7 @@ func (p *Profile) Validate(c *config.Checker) {
 		c.Errorf("values", "a profile needs at least one value")
 	}
 
+	p.checkNotAvailable(c)
 	seen := map[reading.Quantity]int{}
 	for i := range p.Values {
 		path := fmt.Sprintf("values[%d]", i)
@@ -119,6 +120,15 @@ func (p *Profile) resolve(c *config.Checker, path string, n int, fn Table) (uint
 	return wire, fn
 }
 
+// checkEnd refuses registers that run past the last address, 0xFFFF: the
+// planner could not read them. A table of "" had its address refused.
+func checkEnd(c *config.Checker, path string, fn Table, wire uint16, n int) {
+	if fn != "" && int(wire)+n > 1<<16 {
+		c.Errorf(path+".address", "%s 0x%04X takes %d registers, running past 0xFFFF",
+			fn, wire, n)
+	}
+}
+
 func (p *Profile) checkPoint(c *config.Checker, path string, pt *Point) {
 	spec, err := reading.Lookup(pt.Quantity)
 	if err != nil {
@@ -128,6 +138,8 @@ func (p *Profile) checkPoint(c *config.Checker, path string, pt *Point) {
 	if !p.checkType(c, path, pt) {
 		return
 	}
+	checkEnd(c, path, pt.Function, pt.Wire, pt.Registers())
+	p.checkPointNotAvailable(c, path, pt)
 	if err == nil {
 		p.checkUnit(c, path, pt, spec)
 		p.checkCumulative(c, path, pt, spec)
@@ -220,8 +232,18 @@ func (p *Profile) checkScale(c *config.Checker, path string, pt *Point) {
 		}
 	}
 	p.checkPlaces(c, path, pt)
-	if pt.Cumulative != nil && *pt.Cumulative && !pt.Rollover.Set {
-		pt.Rollover = Exact{Decimal: defaultRollover(pt)}
+	if pt.Cumulative == nil || !*pt.Cumulative {
+		return
+	}
+	top := defaultRollover(pt)
+	switch {
+	case !pt.Rollover.Set:
+		pt.Rollover = Exact{Decimal: top}
+	case !pt.Rollover.IsPositive():
+		c.Errorf(path+".rollover", "%s is not a positive number", pt.Rollover)
+	case top.IsPositive() && pt.Rollover.GreaterThan(top):
+		c.Errorf(path+".rollover", "%s is beyond %s, the largest %s times scale %s: "+
+			"the counter wraps before it gets there", pt.Rollover, top, pt.Type, pt.Scale)
 	}
 }
 
@@ -272,6 +294,7 @@ func (p *Profile) checkRegister(c *config.Checker, path string, r *Register, fn 
 		c.Errorf(path+".type", "%q is not a register type", r.Type)
 		return
 	}
+	checkEnd(c, path, r.Function, r.Wire, int(r.need("").Count))
 	if r.Type == Str && (r.Registers < 1 || r.Registers > planSpecRegisters) {
 		c.Errorf(path+".registers", "a str field needs its length, 1 to %d registers",
 			planSpecRegisters)
@@ -339,13 +362,13 @@ type span struct {
 func (p *Profile) checkOverlaps(c *config.Checker) {
 	var spans []span
 	for i, pt := range p.Values {
-		if n := pt.Registers(); n > 0 {
+		if n := pt.Registers(); n > 0 && pt.Function != "" {
 			spans = append(spans, span{fmt.Sprintf("values[%d]", i), pt.Function,
 				int(pt.Wire), int(pt.Wire) + n - 1})
 		}
 	}
 	for _, f := range p.Identity.fields(nil) {
-		if f.reg != nil {
+		if f.reg != nil && f.reg.Function != "" {
 			n := f.reg.need("").Count
 			spans = append(spans, span{"identity." + f.name, f.reg.Function,
 				int(f.reg.Wire), int(f.reg.Wire) + int(n) - 1})
@@ -357,6 +380,38 @@ func (p *Profile) checkOverlaps(c *config.Checker) {
 				c.Errorf(b.path+".address", "%s registers 0x%04X-0x%04X overlap %s (0x%04X-0x%04X)",
 					b.table, b.first, b.last, a.path, a.first, a.last)
 			}
+		}
+	}
+}
+
+// checkNotAvailable checks the profile's not_available lists by type.
+func (p *Profile) checkNotAvailable(c *config.Checker) {
+	for t, raws := range p.NotAvailable {
+		path := "not_available." + string(t)
+		if !t.Valid() || t == Str {
+			c.Errorf(path, "%q is not a value type: use one of %s", t, valueTypeNames())
+			continue
+		}
+		checkRawWidth(c, path, t, raws)
+	}
+}
+
+// checkPointNotAvailable checks a point's own not_available list, or
+// gives it the profile's list for its type.
+func (p *Profile) checkPointNotAvailable(c *config.Checker, path string, pt *Point) {
+	if pt.NotAvailable == nil {
+		pt.NotAvailable = p.NotAvailable[pt.Type]
+		return
+	}
+	checkRawWidth(c, path+".not_available", pt.Type, pt.NotAvailable)
+}
+
+// checkRawWidth refuses raw values wider than the registers of type t.
+func checkRawWidth(c *config.Checker, path string, t Type, raws RawValues) {
+	bits := 16 * t.Registers()
+	for _, v := range raws {
+		if bits < 64 && v>>bits != 0 {
+			c.Errorf(path, "0x%X does not fit the %d bits of a %s", v, bits, t)
 		}
 	}
 }

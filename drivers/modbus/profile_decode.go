@@ -97,6 +97,9 @@ func (pt *Point) number(words Words) (decimal.Decimal, error) {
 	if err != nil {
 		return decimal.Decimal{}, err
 	}
+	if pt.NotAvailable.match(ws, pt.Type, pt.Order) {
+		return decimal.Decimal{}, fmt.Errorf("words %04X: %w", ws, ErrNotAvailable)
+	}
 	raw, err := Decode(ws, pt.Type, pt.Order)
 	if err != nil {
 		return decimal.Decimal{}, err

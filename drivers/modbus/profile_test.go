@@ -283,6 +283,131 @@ func TestProfileDecodeNotRead(t *testing.T) {
 	}
 }
 
+// TestProfileCheck checks what Validate refuses, and where it says so, for
+// points that the planner or the decoder could not serve.
+func TestProfileCheck(t *testing.T) {
+	const head = "name: p\nmaker: m\nmodel: x\nkind: electricity\n" +
+		"source: {document: d, revision: \"1\"}\nfunction: holding\naddressing: pdu\nvalues:\n"
+	tests := []struct {
+		name   string
+		values string
+		want   string // "" when the profile is valid
+		not    string // no error may contain it
+	}{
+		{"u32 at the last address",
+			"  - {quantity: voltage_v, address: 0xFFFF, type: u32, unit: V}\n",
+			`p.yaml:9:27: values[0].address: holding 0xFFFF takes 2 registers, running past 0xFFFF`,
+			""},
+		{"u16 at the last address",
+			"  - {quantity: voltage_v, address: 0xFFFF, type: u16, unit: V}\n", "", ""},
+		{"rollover beyond the type",
+			"  - {quantity: energy_active_import_kwh, address: 0, type: u16, scale: 0.1,\n" +
+				"     unit: kWh, rollover: 100000}\n",
+			`values[0].rollover: 100000 is beyond 6553.5, the largest u16 times scale 0.1`, ""},
+		{"rollover within the type",
+			"  - {quantity: energy_active_import_kwh, address: 0, type: u16, scale: 0.1,\n" +
+				"     unit: kWh, rollover: 1000}\n", "", ""},
+		{"no overlap after bad addresses",
+			"  - {quantity: voltage_v, address: -1, type: u16, unit: V}\n" +
+				"  - {quantity: current_a, address: -2, type: u16, unit: A}\n",
+			`values[1].address: -2 is not a pdu address`, "overlap"},
+		{"not_available wider than the type",
+			"  - {quantity: voltage_v, address: 0, type: u16, unit: V, not_available: [0x10000]}\n",
+			`values[0].not_available: 0x10000 does not fit the 16 bits of a u16`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseProfile("p.yaml", []byte(head+tt.values))
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("ParseProfile: %v, want no error", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("ParseProfile: %v\nwant an error containing %q", err, tt.want)
+			case tt.not != "" && err != nil && strings.Contains(err.Error(), tt.not):
+				t.Errorf("ParseProfile: %v\nwant no error containing %q", err, tt.not)
+			}
+		})
+	}
+}
+
+// TestProfileNotAvailablePoint checks a point's own not_available list
+// and the profile's list taken by type.
+func TestProfileNotAvailablePoint(t *testing.T) {
+	text := ownProfile + "  - {quantity: power_w, address: 2, type: i16, unit: W, " +
+		"not_available: [0x8000]}\n  - {quantity: current_a, address: 3, type: i16, unit: A}\n" +
+		"  - {quantity: frequency_hz, address: 4, type: i16, unit: Hz, not_available: []}\n" +
+		"not_available: {i16: [0x7FFF]}\n"
+	p, err := ParseProfile("p.yaml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		point int
+		word  uint16
+		want  bool // not available
+	}{
+		{1, 0x8000, true}, {1, 0x7FFF, false}, {2, 0x7FFF, true}, {2, 0x8000, false},
+		{3, 0x7FFF, false},
+	}
+	for _, tt := range tests {
+		pt := &p.Values[tt.point]
+		_, err := pt.number(func(byte, uint16, uint16) ([]uint16, error) {
+			return []uint16{tt.word}, nil
+		})
+		if got := errors.Is(err, ErrNotAvailable); got != tt.want {
+			t.Errorf("%s of %04X: %v; want not available %v", pt.Quantity, tt.word, err, tt.want)
+		}
+	}
+}
+
+// TestProfileNotAvailable decodes a poll of the ABB B23 in which every
+// value holds the maker's "not available": all FF when unsigned, 7F FF..
+// when signed. Each must be an error without a number, not 21474836.47 W.
+func TestProfileNotAvailable(t *testing.T) {
+	ps, err := ShippedProfiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := ps.Get("abb-b23")
+	if err != nil {
+		t.Fatal(err)
+	}
+	byAddr := map[uint16]Type{}
+	for _, pt := range p.Values {
+		byAddr[pt.Wire] = pt.Type
+	}
+	words := func(fn byte, addr, count uint16) ([]uint16, error) {
+		ws := make([]uint16, count)
+		for i := range ws {
+			ws[i] = 0xFFFF
+		}
+		if byAddr[addr].Signed() {
+			ws[0] = 0x7FFF
+		}
+		return ws, nil
+	}
+
+	d, err := p.Decode(words)
+	if !errors.Is(err, ErrNotAvailable) {
+		t.Errorf("Decode error %v, want ErrNotAvailable", err)
+	}
+	for _, v := range d.Values {
+		if v.Quality != "error" || v.HasNumber() || !v.Number.IsZero() {
+			t.Errorf("%s = %s (quality %s, number %s), want an error without a number",
+				v.Quantity, v, v.Quality, v.Number)
+		}
+	}
+
+	// -0.01 W is a power, not the marker.
+	words = func(fn byte, addr, count uint16) ([]uint16, error) {
+		return []uint16{0xFFFF, 0xFFFF}, nil
+	}
+	pt := p.Values[slices.IndexFunc(p.Values, func(pt Point) bool { return pt.Quantity == "power_w" })]
+	if n, err := pt.number(words); err != nil || n.String() != "-0.01" {
+		t.Errorf("power_w of FFFF FFFF = %s, %v; want -0.01", n, err)
+	}
+}
+
 // FuzzProfile feeds arbitrary bytes to the loader: it must never panic,
 // and every error must name the file.
 func FuzzProfile(f *testing.F) {
