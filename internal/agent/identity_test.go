@@ -6,8 +6,10 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/esep-kz/esep/internal/reading"
+	"github.com/esep-kz/esep/internal/sim"
 	"github.com/esep-kz/esep/internal/testkit"
 )
 
@@ -126,6 +128,73 @@ func checkMeterReplaced(t *testing.T, pollDuringSwap bool) {
 	if len(sink.events) != 1 {
 		t.Errorf("events after further polls = %+v, want the one replacement", sink.events)
 	}
+}
+
+// TestMeterSwappedBetweenPolls swaps the meter behind a slave address
+// between two polls while the bus is idle, so that no poll fails and no
+// connection is opened again: on RS-485, and behind a TCP gateway that
+// keeps its connection (issue 3 item 5). The first poll after the swap
+// reports it once, with the old meter's last indexes, and every reading
+// from then on carries the new serial.
+func TestMeterSwappedBetweenPolls(t *testing.T) {
+	t.Parallel()
+	buses := []struct {
+		name  string
+		start func(t *testing.T, units *sim.Units) string // returns the bus YAML
+	}{
+		{"rtu", func(t *testing.T, units *sim.Units) string {
+			return startSimRTU(t, units, time.Second)
+		}},
+		{"tcp gateway", func(t *testing.T, units *sim.Units) string {
+			srv, err := sim.ServeTCP(t.Context(), units, sim.TCPConfig{Addr: "127.0.0.1:0"})
+			if err != nil {
+				t.Fatalf("ServeTCP: %v", err)
+			}
+			t.Cleanup(func() { _ = srv.Close() })
+			return tcpBus(srv.Addr())
+		}},
+	}
+	for _, bus := range buses {
+		t.Run(bus.name, func(t *testing.T) {
+			t.Parallel()
+			units := sim.NewUnits()
+			mustNot(t, units.SetDevice(1, simBank(sdmUnit(1111, oldMeter))))
+			c := loadTestConfig(t, t.TempDir(), bus.start(t, units), 1)
+			p, sink := newTestPoller(t, c)
+			checkSwapBetweenPolls(t, p, c, units, sink)
+		})
+	}
+}
+
+func checkSwapBetweenPolls(t *testing.T, p *ModbusPoller, c *Config, units *sim.Units,
+	sink *fakeSink) {
+	t.Helper()
+	r, err := p.Poll(t.Context(), c.Meters[0])
+	if err != nil || r.Serial != "1111" {
+		t.Fatalf("Poll = serial %q, %v; want 1111", r.Serial, err)
+	}
+	reconnects := p.BusStats()["b1"].Reconnects
+
+	mustNot(t, units.SetDevice(1, simBank(sdmUnit(2222, newMeter))))
+	var after []reading.Reading
+	for i := range 5 {
+		r, err := p.Poll(t.Context(), c.Meters[0])
+		if err != nil {
+			t.Fatalf("poll %d after the swap: %v", i+1, err)
+		}
+		if r.Serial != "2222" {
+			t.Errorf("poll %d after the swap: reading carries serial %q, want 2222", i+1, r.Serial)
+		}
+		checkValues(t, r, newMeter, nil)
+		after = append(after, r)
+	}
+
+	if got := p.BusStats()["b1"].Reconnects; got != reconnects {
+		t.Errorf("bus opened again %d times during the test; the swap was meant to show "+
+			"in the serial alone", got-reconnects)
+	}
+	checkReplaced(t, sink.events, after[0])
+	checkStateFile(t, c.Agent.StateDir, "2222", newIndexes[0])
 }
 
 // TestMeterReplacedAcrossRestart swaps the meter while the agent is

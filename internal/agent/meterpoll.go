@@ -18,19 +18,11 @@ type meterPoller struct {
 	bus     *busConn
 	profile *modbus.Profile
 	read    modbus.BlockReader
-	values  planned // values and their scale registers, read every poll
-	ident   planned // identity fields, read when due; none without any
+	values  planned // values and their scale registers
+	ident   planned // identity fields; none without any
 	log     zerolog.Logger
 
 	mu sync.Mutex // one poll at a time; the fields below
-	// identWords holds the identity fields as last read.
-	identWords modbus.Words
-	// identDue asks for the identity at the next poll: none was read
-	// yet, or since then the meter failed a poll or the bus reconnected,
-	// either of which a swap of the meter looks like from here.
-	identDue bool
-	// identAt is the bus's reconnect count when the identity was read.
-	identAt uint64
 	// failing lists the quantities the last poll could not read, so
 	// that a change is logged once rather than every poll.
 	failing string
@@ -50,7 +42,6 @@ func newMeterPoller(m Meter, bus *busConn, profiles modbus.Profiles,
 
 	valueNeeds, identNeeds := splitNeeds(pr)
 	mp := &meterPoller{Meter: m, bus: bus, profile: pr, read: bus.reader(byte(m.Slave)),
-		identWords: modbus.PlanWords(nil, nil), identDue: true,
 		log: log.With().Str(logging.Meter, m.ID).Str(logging.Bus, m.Bus).
 			Int(logging.Slave, m.Slave).Logger()}
 	if mp.values, err = newPlanned(pr, valueNeeds); err != nil {
@@ -64,61 +55,83 @@ func newMeterPoller(m Meter, bus *busConn, profiles modbus.Profiles,
 	return mp, nil
 }
 
-// poll reads the meter once. It reads the values, then the identity
-// when it is due, so that the serial a reading carries is checked after
-// its values were read, and decodes both with the profile.
+// poll reads the meter once: its values, then its identity, then again,
+// within the retry budget, the requests that failed for a reason that
+// may pass (see retry). The serial is read after the values, so that the
+// one a reading carries was checked after its values were read, and a
+// replacement is decided before anything of the reading is remembered.
 //
 // A value that could not be read or decoded is in the reading with
 // quality Error and no number. When no value at all could be read, or
-// the identity is due and could not be read for a reason that may pass,
-// poll returns an error instead, which the scheduler retries and counts
-// towards declaring the meter offline.
+// the identity could not be read for a reason that may pass, poll returns
+// an error instead, which the scheduler retries and counts towards
+// declaring the meter offline.
 func (m *meterPoller) poll(ctx context.Context, p *ModbusPoller) (reading.Reading, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 
-	words, results := m.values.read(ctx, m.read)
-	if err := firstFailure(results); err != nil {
-		m.identDue = true
+	values := m.values.read(ctx, m.read)
+	if err := firstFailure(values.results); err != nil {
 		return reading.Reading{}, fmt.Errorf("cannot read meter %q (bus %q, slave %d): %w",
 			m.ID, m.Bus, m.Slave, err)
 	}
-	if m.bus.reconnects() != m.identAt {
-		m.identDue = true
+
+	// The identity, every poll. Nothing else shows a swap: RS-485 has
+	// no connection to lose, a TCP gateway keeps its own while the
+	// meter behind it changes, and a new meter answers the next poll as
+	// well as the old one did. It costs one short request each poll
+	// (an SDM120's serial is 2 registers: 17 bytes on the wire, about
+	// 20 ms at 9600 baud, plus the meter's turnaround), a small price
+	// at one poll in 15 minutes for never filing one meter's indexes
+	// under another's serial (issue 3 item 5).
+	ident := m.ident.read(ctx, m.read)
+	m.retry(ctx, p, values, ident)
+	if err := m.identityFailure(ident); err != nil {
+		return reading.Reading{}, err
 	}
 
-	fresh := m.identDue && m.ident.plan != nil
-	if fresh {
-		if err := m.readIdentity(ctx); err != nil {
-			return reading.Reading{}, err
-		}
-	}
-
-	d, err := m.profile.Decode(thenWords(words, m.identWords))
+	d, err := m.profile.Decode(thenWords(values.words(), ident.words()))
 	if err != nil {
 		m.log.Debug().Err(err).Msg("meter poll incomplete")
 	}
 	m.logFailing(d.Values)
 	r := reading.Reading{Meter: m.ID, Serial: d.Serial, Time: p.clock.Now().UTC(),
 		Values: d.Values}
-	p.remember(m, r, d, fresh)
-	m.identDue = false
+	p.remember(m, r, d)
 	return r, nil
 }
 
-// readIdentity reads the identity fields. A field the device refuses
-// for good (exception 1–3) leaves it empty; any other failure fails the
-// poll, as values whose meter is not known could belong to a new one.
-func (m *meterPoller) readIdentity(ctx context.Context) error {
-	words, results := m.ident.read(ctx, m.read)
-	for _, r := range results {
+// retry sends again, up to the poller's retries times, the requests of
+// cycles that failed for a reason that may pass: a busy device (FC-12
+// item 4, exceptions 5 and 6), a gateway whose target did not answer
+// (11), a timeout or a CRC error on a noisy line. Left alone they would
+// be published as errors, as the scheduler retries only a poll that
+// read nothing. Each is sent Bus.Delay after the transaction before it.
+func (m *meterPoller) retry(ctx context.Context, p *ModbusPoller, cycles ...cycle) {
+	pause := func() error { return p.pause(ctx, m.bus.Delay) }
+	for range p.retries {
+		made := 0
+		for _, c := range cycles {
+			made += c.reread(ctx, m.read, pause)
+		}
+		if made == 0 {
+			return
+		}
+		m.log.Debug().Int(logging.Count, made).Msg("failed requests sent again")
+	}
+}
+
+// identityFailure returns why the identity could not be read. A field
+// the device refuses for good (exception 1–3) is left empty; any other
+// failure fails the poll, as values whose meter is not known could
+// belong to a new one.
+func (m *meterPoller) identityFailure(c cycle) error {
+	for _, r := range c.results {
 		if r.Err != nil && !isPermanent(r.Err) {
 			return fmt.Errorf("cannot read the identity of meter %q (bus %q, slave %d): %w",
 				m.ID, m.Bus, m.Slave, r.Err)
 		}
 	}
-	// A reconnect during this read came before the identity was read.
-	m.identWords, m.identAt = words, m.bus.reconnects()
 	return nil
 }
 
@@ -139,16 +152,16 @@ func (m *meterPoller) logFailing(vs []reading.Value) {
 	m.failing = failing
 }
 
-// remember keeps the meter's serial and indexes in the state file. When
-// its identity was read in this poll and its serial is not the one the
-// metering point last had, the meter was replaced: the event carries
-// both serials and both meters' indexes, so that the centre starts a new
-// index rather than count the difference as consumption (FC-28).
-func (p *ModbusPoller) remember(m *meterPoller, r reading.Reading, d modbus.Decoded,
-	fresh bool) {
+// remember keeps the meter's serial and indexes in the state file. The
+// serial is compared first: when it is not the one the metering point
+// last had, the meter was replaced, and the event carries both serials
+// and both meters' indexes, the old ones as the state held them before
+// this reading, so that the centre starts a new index rather than count
+// the difference as consumption (FC-28).
+func (p *ModbusPoller) remember(m *meterPoller, r reading.Reading, d modbus.Decoded) {
 	rec, _ := p.state.Meter(m.ID)
 	now := false
-	if fresh {
+	if m.ident.plan != nil {
 		now = m.identify(p, &rec, r, d)
 	}
 

@@ -17,6 +17,12 @@ import (
 	"github.com/esep-kz/esep/internal/reading"
 )
 
+// defaultBlockRetries is the budget of a request that failed for a
+// reason that may pass (FC-12: busy, a CRC error, a timeout): the same
+// two retries the scheduler gives a poll that failed as a whole, so that
+// one block of a meter gets the chances the whole meter would.
+const defaultBlockRetries = 2
+
 // PollerOptions are what a ModbusPoller needs besides the configuration.
 type PollerOptions struct {
 	// State remembers each meter's serial and last indexes across
@@ -26,8 +32,13 @@ type PollerOptions struct {
 	// the scheduler's sink, so that the event comes before the reading
 	// of the new meter.
 	Sink Sink
-	// Clock stamps readings; nil selects the system clock.
+	// Clock stamps readings and times the bus delay before a request
+	// is sent again; nil selects the system clock.
 	Clock Clock
+	// Retries is how often, within one poll, a request that failed for
+	// a reason that may pass is sent again; 0 selects 2 and a negative
+	// number none.
+	Retries int
 	// Log receives the poller's lines; the zero Logger discards them.
 	Log zerolog.Logger
 }
@@ -42,7 +53,9 @@ type ModbusPoller struct {
 	state  *State
 	sink   Sink
 	clock  Clock
-	log    zerolog.Logger
+	// retries is PollerOptions.Retries with its default applied.
+	retries int
+	log     zerolog.Logger
 
 	closeOnce sync.Once
 	closeErr  error
@@ -61,9 +74,16 @@ func NewModbusPoller(ctx context.Context, c *Config, o PollerOptions) (*ModbusPo
 	if o.Clock == nil {
 		o.Clock = systemClock{}
 	}
+	switch {
+	case o.Retries == 0:
+		o.Retries = defaultBlockRetries
+	case o.Retries < 0:
+		o.Retries = 0
+	}
 
 	p := &ModbusPoller{meters: map[string]*meterPoller{}, state: o.State, sink: o.Sink,
-		clock: o.Clock, log: o.Log.With().Str(logging.Component, "poller").Logger()}
+		clock: o.Clock, retries: o.Retries,
+		log: o.Log.With().Str(logging.Component, "poller").Logger()}
 	buses, err := p.openBuses(c)
 	if err != nil {
 		return nil, err
@@ -116,6 +136,22 @@ func (p *ModbusPoller) Poll(ctx context.Context, m Meter) (reading.Reading, erro
 	return mp.poll(ctx, p)
 }
 
+// pause waits d on the poller's clock, or until ctx ends, which it
+// returns as an error.
+func (p *ModbusPoller) pause(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil || d <= 0 {
+		return err
+	}
+	t := p.clock.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C():
+		return nil
+	}
+}
+
 // BusStats returns the counters of every bus's client, by bus name.
 func (p *ModbusPoller) BusStats() map[string]modbus.Stats {
 	out := make(map[string]modbus.Stats, len(p.buses))
@@ -162,20 +198,76 @@ func newPlanned(pr *modbus.Profile, needs []modbus.Need) (planned, error) {
 	return planned{needs: needs, plan: plan}, nil
 }
 
-// read runs one cycle of the plan and returns its words and results.
-func (pl planned) read(ctx context.Context, r modbus.BlockReader) (modbus.Words,
-	[]modbus.NeedResult) {
+// read runs one cycle of the plan.
+func (pl planned) read(ctx context.Context, r modbus.BlockReader) cycle {
 	if pl.plan == nil {
-		return modbus.PlanWords(nil, nil), nil
+		return cycle{planned: pl}
 	}
-	results := pl.plan.Read(ctx, r)
-	return modbus.PlanWords(pl.needs, results), results
+	return cycle{planned: pl, results: pl.plan.Read(ctx, r)}
 }
 
 func (pl planned) reset() {
 	if pl.plan != nil {
 		pl.plan.Reset()
 	}
+}
+
+// cycle is what one poll got for the needs of a plan, one result each.
+type cycle struct {
+	planned
+	results []modbus.NeedResult
+}
+
+// words returns the words the cycle read.
+func (c cycle) words() modbus.Words { return modbus.PlanWords(c.needs, c.results) }
+
+// reread sends once more each request of the plan whose needs failed for
+// a reason that may pass, after the bus delay, and files what it gets in
+// place of the failure. It returns how many requests it made.
+//
+// The plan itself is left alone: it learns refusals from its own cycles,
+// and a request read again here is one it will issue next cycle anyway.
+func (c cycle) reread(ctx context.Context, r modbus.BlockReader, pause func() error) int {
+	if c.plan == nil {
+		return 0
+	}
+	made := 0
+	for _, b := range c.plan.Plan().Blocks {
+		if !slices.ContainsFunc(b.Needs, func(i int) bool { return transient(c.results[i].Err) }) {
+			continue
+		}
+		if pause() != nil {
+			break // the poll is being stopped
+		}
+
+		made++
+		words, err := r(ctx, b.Func, b.Addr, b.Count)
+		if err == nil && len(words) != int(b.Count) {
+			err = fmt.Errorf("reply holds %d values, want %d", len(words), b.Count)
+		}
+		for _, i := range b.Needs {
+			if err != nil {
+				c.results[i] = modbus.NeedResult{Err: fmt.Errorf("read %s again: %w", b, err)}
+			} else {
+				c.results[i] = modbus.NeedResult{Words: b.Words(words, c.needs[i])}
+			}
+		}
+	}
+	return made
+}
+
+// transient reports whether a need that failed with err may be read if
+// its request is sent again at once. A refusal of the point (exception
+// 1–3, FC-12 item 3) comes back however often it is asked; a split the
+// plan deferred is its next cycle's work; the driver refuses an invalid
+// request before the wire, and a closed bus stays closed.
+func transient(err error) bool {
+	switch {
+	case err == nil, isPermanent(err), errors.Is(err, modbus.ErrSplitDeferred),
+		errors.Is(err, modbus.ErrInvalidRequest), errors.Is(err, modbus.ErrClosed):
+		return false
+	}
+	return true
 }
 
 // identityNeed tells the needs of identity fields from those of values

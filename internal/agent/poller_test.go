@@ -9,12 +9,13 @@ import (
 
 	"github.com/esep-kz/esep/drivers/modbus"
 	"github.com/esep-kz/esep/internal/reading"
+	"github.com/esep-kz/esep/internal/sim"
 	"github.com/esep-kz/esep/internal/testkit"
 )
 
 // The SDM120 profile reads its values in two requests, input registers
 // 0-31 and 70-79, and its serial in a third, holding registers
-// FC00-FC01, only when its identity is due.
+// FC00-FC01, every poll.
 const (
 	sdmValueRequests    = 2
 	sdmIdentityRequests = 1
@@ -60,8 +61,8 @@ func TestPollerReadsProfile(t *testing.T) {
 			if err != nil || r.Serial != "12345678" {
 				t.Fatalf("second Poll = serial %q, %v; want the serial known", r.Serial, err)
 			}
-			if got, want := requests(p), uint64(2*sdmValueRequests+sdmIdentityRequests); got != want {
-				t.Errorf("two polls made %d requests, want %d: the serial read once", got, want)
+			if got, want := requests(p), uint64(2*(sdmValueRequests+sdmIdentityRequests)); got != want {
+				t.Errorf("two polls made %d requests, want %d: the serial read each time", got, want)
 			}
 			if len(sink.events) != 0 {
 				t.Errorf("events %v, want none for a meter seen the first time", sink.events)
@@ -102,9 +103,9 @@ func TestPollerRefusedRegister(t *testing.T) {
 		t.Errorf("first poll made %d requests; want the split's on top of %d",
 			perPoll[0], afterSplit+sdmIdentityRequests)
 	}
-	if perPoll[1] != afterSplit || perPoll[2] != afterSplit {
-		t.Errorf("requests per poll = %v, want %d after the first: no discovery again",
-			perPoll, afterSplit)
+	if want := uint64(afterSplit + sdmIdentityRequests); perPoll[1] != want || perPoll[2] != want {
+		t.Errorf("requests per poll = %v, want %d after the first: no discovery again, "+
+			"no retry of the refused register", perPoll, want)
 	}
 	if got := p.BusStats()["b1"].Exceptions[modbus.IllegalDataAddress]; got == 0 {
 		t.Errorf("no exception 2 counted; the map was meant to refuse a merged read")
@@ -132,6 +133,96 @@ func TestPollerImpossibleNumbers(t *testing.T) {
 	})
 }
 
+// TestPollerRetriesTransientFailure fails requests of one poll for a
+// reason that may pass (FC-12 item 4, issue 3 item 4). The poller sends
+// each failed one again within the poll, at most twice and the bus delay
+// apart, and publishes what it then has: a failure that passed leaves no
+// trace, one that lasts stays flagged, and a serial that cannot be read
+// fails the poll.
+func TestPollerRetriesTransientFailure(t *testing.T) {
+	t.Parallel()
+	busy := func(fn sim.Function, start, count uint16, code modbus.ExceptionCode) sim.Faults {
+		r := sim.Range{Functions: []sim.Function{fn}, Start: start, Count: count}
+		return sim.Faults{Exceptions: []sim.ExceptionRule{{Range: r, Code: code}}}
+	}
+	// What the request of input registers 70-79 serves.
+	block70 := map[reading.Quantity]reading.Quality{
+		"energy_active_import_kwh": reading.Error, "energy_active_export_kwh": reading.Error,
+		"energy_reactive_import_kvarh": reading.Error, "energy_reactive_export_kvarh": reading.Error,
+		"frequency_hz": reading.Error,
+	}
+	tests := []struct {
+		name    string
+		faults  sim.Faults
+		bad     map[reading.Quantity]reading.Quality // values left flagged
+		wantErr bool
+	}{
+		// Every second request fails, the value block at 70 among them,
+		// and again when first sent again.
+		{name: "crc error every second reply", faults: sim.Faults{CorruptCRCEvery: 2}},
+		{name: "no reply to every second request", faults: sim.Faults{SilentEvery: 2}},
+		{name: "busy for good", bad: block70,
+			faults: busy(sim.ReadInputRegisters, 70, 10, modbus.ServerDeviceBusy)},
+		{name: "gateway target silent for good", bad: block70,
+			faults: busy(sim.ReadInputRegisters, 70, 10, modbus.GatewayTargetFailedToRespond)},
+		{name: "serial busy for good", wantErr: true,
+			faults: busy(sim.ReadHoldingRegisters, sdmSerialReg, 2, modbus.Acknowledge)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			checkRetries(t, tt.faults, tt.bad, tt.wantErr)
+		})
+	}
+}
+
+func checkRetries(t *testing.T, f sim.Faults, bad map[reading.Quantity]reading.Quality,
+	wantErr bool) {
+	t.Helper()
+	const delay = 20 * time.Millisecond
+	units := sim.NewUnits()
+	mustNot(t, units.SetDevice(1, simBank(sdmUnit(1111, sdmPoints))))
+	mustNot(t, units.SetFaults(1, f))
+	bus := startSimRTU(t, units, 100*time.Millisecond) + "\n    delay: " + delay.String()
+	c := loadTestConfig(t, t.TempDir(), bus, 1)
+	p, _ := newTestPoller(t, c)
+
+	start := time.Now()
+	r, err := p.Poll(t.Context(), c.Meters[0])
+	took := time.Since(start)
+	switch {
+	case wantErr && err == nil:
+		t.Errorf("Poll = serial %q, want an error: the serial was never read", r.Serial)
+	case !wantErr && err != nil:
+		t.Fatalf("Poll: %v; want the failed requests sent again", err)
+	case !wantErr:
+		checkValues(t, r, sdmPoints, bad)
+	}
+
+	// One request failed, and failed again when first sent again.
+	const retries = 2
+	if got, want := requests(p), uint64(sdmValueRequests+sdmIdentityRequests+retries); got != want {
+		t.Errorf("Poll made %d requests, want %d: each request once, the failed one %d "+
+			"times more", got, want, retries)
+	}
+	if took < retries*delay {
+		t.Errorf("Poll took %s, want at least the bus delay %s before each of %d retries",
+			took, delay, retries)
+	}
+}
+
+// startSimRTU serves units on a simulated serial line, stopped when the
+// test ends, and returns the YAML of bus b1 on it.
+func startSimRTU(t *testing.T, units *sim.Units, timeout time.Duration) string {
+	t.Helper()
+	srv, err := sim.ServeRTU(t.Context(), units, sim.RTUConfig{Baud: 38400})
+	if err != nil {
+		t.Fatalf("ServeRTU: %v", err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	return rtuBus(srv.Path(), 38400, timeout)
+}
+
 func TestPollerNoAnswer(t *testing.T) {
 	t.Parallel()
 	srv := testkit.StartModbusTCP(t, testkit.RegisterMap{1: sdmUnit(1, sdmPoints)})
@@ -145,6 +236,12 @@ func TestPollerNoAnswer(t *testing.T) {
 	}
 	if msg := err.Error(); !strings.Contains(msg, `meter "m2" (bus "b1", slave 2)`) {
 		t.Errorf("error %q does not name the meter, bus and slave", msg)
+	}
+	// A meter that answers nothing is the scheduler's to retry: retries
+	// of each request within the poll would triple what it costs.
+	if got := requests(p); got != sdmValueRequests {
+		t.Errorf("Poll of a silent slave made %d requests, want %d: no retry within the poll",
+			got, sdmValueRequests)
 	}
 }
 
