@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"sync"
 	"time"
 )
 
@@ -88,14 +89,18 @@ func localMidnight(t time.Time, loc *time.Location, days int) time.Time {
 // maxWait bounds one timer. Timers run on the monotonic clock but slots
 // are set on the wall clock, so a step of the wall clock (NTP correcting
 // a box that booted with a wrong time) is noticed within a minute rather
-// than after a whole interval.
+// than after a whole interval: a step forward by sleepUntil itself, and a
+// step back by the stepWatch that the scheduler reads the clock through.
 const maxWait = time.Minute
 
-// sleepUntil waits until c reads t or later. It reports false when ctx
-// is cancelled first.
-func sleepUntil(ctx context.Context, c Clock, t time.Time) bool {
+// sleepUntil waits until c reads until() or later. It asks until again
+// after every timer, after reading c, so that a target which a step of
+// the clock moved is waited for rather than the old one. It reports
+// false when ctx is cancelled first.
+func sleepUntil(ctx context.Context, c Clock, until func() time.Time) bool {
 	for ctx.Err() == nil {
-		d := t.Sub(c.Now())
+		now := c.Now()
+		d := until().Sub(now)
 		if d <= 0 {
 			return true
 		}
@@ -109,6 +114,49 @@ func sleepUntil(ctx context.Context, c Clock, t time.Time) bool {
 		}
 	}
 	return false
+}
+
+// stepTolerance is how far the wall clock may go back before it counts
+// as stepped. A kernel that inserts a leap second by repeating one goes
+// back a second at most, and a wait that long longer costs no slot.
+const stepTolerance = time.Second
+
+// stepWatch reads a Clock and notices when the wall clock goes back: a
+// box whose clock ran ahead, corrected by NTP. Every bus reads the clock
+// through the same watch, so a step is seen once, by the first reader,
+// whatever the number of buses. It is safe for concurrent use.
+type stepWatch struct {
+	clock Clock
+
+	mu    sync.Mutex // orders the readings: a late caller never sees an old one
+	last  time.Time  // the latest reading
+	steps int        // steps back seen so far
+}
+
+// now reads the clock. It returns how many steps back have been seen so
+// far, and how far back this reading stepped if it was the one that saw
+// a step, else 0.
+//
+// Times from the system clock carry a monotonic reading, which no step
+// moves; Sub uses it when both times have one. The step is then the
+// difference between the wall clock's elapsed time and the monotonic
+// one, exact. A Clock whose times have no monotonic reading, as in
+// tests, shows a step back only as time running backwards, and the
+// step as at least that far back: short by the time since the last
+// reading, a minute at most while the bus waits (maxWait).
+func (w *stepWatch) now() (now time.Time, steps int, back time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	now = w.clock.Now()
+	if !w.last.IsZero() {
+		wall := now.Round(0).Sub(w.last.Round(0)) // Round(0) drops the monotonic reading
+		if step := wall - max(now.Sub(w.last), 0); step < -stepTolerance {
+			w.steps++
+			back = -step
+		}
+	}
+	w.last = now
+	return now, w.steps, back
 }
 
 // later returns the later of a and b.

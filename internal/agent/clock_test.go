@@ -1,13 +1,17 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 	_ "time/tzdata" // zones with DST for the slot tests, on any machine
+
+	"github.com/rs/zerolog"
 )
 
 // fakeClock is a Clock that moves only when a test says so. Run inside a
@@ -87,6 +91,17 @@ func (c *fakeClock) advanceTo(t time.Time) {
 		p.c <- p.at
 		return true
 	})
+}
+
+// stepWall moves the wall clock by d, as NTP stepping it does. Timers
+// keep their elapsed time, as real ones on the monotonic clock do.
+func (c *fakeClock) stepWall(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	for _, t := range c.timers {
+		t.at = t.at.Add(d)
+	}
 }
 
 // runUntil lets the bubble's goroutines work, moving the clock to each
@@ -217,7 +232,7 @@ func TestSleepUntil(t *testing.T) {
 				}
 				done := make(chan result, 1)
 				go func() {
-					ok := sleepUntil(ctx, clock, tt.until)
+					ok := sleepUntil(ctx, clock, func() time.Time { return tt.until })
 					done <- result{ok, clock.Now()}
 				}()
 				if !tt.cancelAt.IsZero() {
@@ -241,21 +256,14 @@ func TestSleepUntilWallClockStep(t *testing.T) {
 		clock := newFakeClock(at(10, 0, 0))
 		done := make(chan struct{})
 		go func() {
-			sleepUntil(t.Context(), clock, at(12, 0, 0))
+			sleepUntil(t.Context(), clock, func() time.Time { return at(12, 0, 0) })
 			close(done)
 		}()
 		synctest.Wait()
 
 		// NTP steps the wall clock an hour forward: the sleep must end
 		// within a minute of 12:00 on the new clock, not an hour late.
-		// Timers keep their elapsed time, as real ones on the monotonic
-		// clock do.
-		clock.mu.Lock()
-		clock.now = clock.now.Add(time.Hour)
-		for _, tm := range clock.timers {
-			tm.at = tm.at.Add(time.Hour)
-		}
-		clock.mu.Unlock()
+		clock.stepWall(time.Hour)
 		clock.runUntil(at(12, 1, 0))
 
 		select {
@@ -276,5 +284,159 @@ func TestSystemClock(t *testing.T) {
 	long := c.NewTimer(time.Hour)
 	if !long.Stop() {
 		t.Errorf("Stop() of a pending timer = false, want true")
+	}
+}
+
+// readings is a Clock that returns the times given, one per Now.
+type readings []time.Time
+
+func (r *readings) Now() time.Time {
+	t := (*r)[0]
+	*r = (*r)[1:]
+	return t
+}
+
+func (r *readings) NewTimer(time.Duration) Timer { panic("readings: no timers") }
+
+func TestStepWatch(t *testing.T) {
+	sys := time.Now() // with a monotonic reading, which Add keeps
+	tests := []struct {
+		name      string
+		readings  []time.Time
+		wantSteps int
+		wantBack  time.Duration // seen by the last reading
+	}{
+		{name: "forward", readings: []time.Time{at(10, 0, 0), at(10, 0, 30), at(11, 0, 0)}},
+		{name: "back within tolerance, as a leap second",
+			readings: []time.Time{at(10, 0, 0), at(10, 0, 30), at(10, 0, 29)}},
+		{name: "back six hours",
+			readings:  []time.Time{at(10, 0, 0), at(10, 0, 30), at(4, 0, 40)},
+			wantSteps: 1, wantBack: 6*time.Hour - 10*time.Second},
+		{name: "one step, then time runs on",
+			readings:  []time.Time{at(10, 0, 0), at(4, 0, 0), at(4, 1, 0)},
+			wantSteps: 1},
+		{name: "two steps",
+			readings:  []time.Time{at(10, 0, 0), at(9, 0, 0), at(8, 0, 0)},
+			wantSteps: 2, wantBack: time.Hour},
+		{name: "system clock running on", readings: []time.Time{sys, sys.Add(time.Minute)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := readings(slices.Clone(tt.readings))
+			w := &stepWatch{clock: &r}
+			var steps int
+			var back time.Duration
+			for range tt.readings {
+				_, steps, back = w.now()
+			}
+			if steps != tt.wantSteps || back != tt.wantBack {
+				t.Errorf("readings %v: %d steps, the last %s back; want %d, %s",
+					tt.readings, steps, back, tt.wantSteps, tt.wantBack)
+			}
+		})
+	}
+}
+
+func TestClockStepBack(t *testing.T) {
+	const step = -6 * time.Hour
+	// quarters returns the quarter hours from 04:30 to 05:30, plus d.
+	quarters := func(d time.Duration) []time.Time {
+		var out []time.Time
+		for s := at(4, 30, 0); !s.After(at(5, 30, 0)); s = s.Add(15 * time.Minute) {
+			out = append(out, s.Add(d))
+		}
+		return out
+	}
+	tests := []struct {
+		name       string
+		meters     []Meter
+		delay      time.Duration
+		took       time.Duration // of every poll
+		stepAt     time.Time
+		wantStarts map[string][]time.Time
+	}{
+		{
+			name:   "while waiting for a slot",
+			meters: []Meter{meter("m1", "b1", 15*time.Minute), meter("m2", "b2", 15*time.Minute)},
+			took:   time.Second, stepAt: at(10, 20, 0),
+			wantStarts: map[string][]time.Time{
+				"m1": append([]time.Time{at(10, 15, 0)}, quarters(0)...),
+				"m2": append([]time.Time{at(10, 15, 0)}, quarters(0)...),
+			},
+		},
+		{
+			name:   "during a poll",
+			meters: []Meter{meter("m1", "b1", 15*time.Minute), meter("m2", "b2", 15*time.Minute)},
+			took:   10 * time.Second, stepAt: at(10, 15, 5),
+			wantStarts: map[string][]time.Time{
+				"m1": append([]time.Time{at(10, 15, 0)}, quarters(0)...),
+				"m2": append([]time.Time{at(10, 15, 0)}, quarters(0)...),
+			},
+		},
+		{
+			// m2's slot of 10:15 on the old clock is dropped: a new
+			// plan begins at 04:30.
+			name:   "during the bus delay",
+			meters: []Meter{meter("m1", "b1", 15*time.Minute), meter("m2", "b1", 15*time.Minute)},
+			delay:  20 * time.Second, took: time.Second, stepAt: at(10, 15, 10),
+			wantStarts: map[string][]time.Time{
+				"m1": append([]time.Time{at(10, 15, 0)}, quarters(0)...),
+				"m2": quarters(21 * time.Second),
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var buf bytes.Buffer
+				o := Options{Log: zerolog.New(zerolog.SyncWriter(&buf))}
+				h := start(t, testConfig(tt.delay, tt.meters...), o,
+					func(Meter, int, time.Time) (time.Duration, error) { return tt.took, nil })
+				h.clock.runUntil(tt.stepAt)
+				h.clock.stepWall(step)
+				h.clock.runUntil(at(5, 31, 0))
+				h.stop()
+
+				for id, want := range tt.wantStarts {
+					if got := h.poller.startsOf(id); !equalTimes(got, want) {
+						t.Errorf("%s polled at\n%v\nwant\n%v", id, got, want)
+					}
+				}
+				checkClockStepped(t, h.sink.events, &buf, step)
+			})
+		})
+	}
+}
+
+// checkClockStepped checks that a step of the wall clock by step was
+// reported once, to the sink and to the log, whatever the number of
+// buses. The fake clock has no monotonic reading, so the step it shows
+// is short by the time since the last reading, a minute at most.
+func checkClockStepped(t *testing.T, events []Event, log *bytes.Buffer, step time.Duration) {
+	t.Helper()
+	var stepped []Event
+	for _, e := range events {
+		if e.Kind == ClockStepped {
+			stepped = append(stepped, e)
+		}
+	}
+	if len(stepped) != 1 {
+		t.Fatalf("%d ClockStepped events, want 1: %v", len(stepped), events)
+	}
+	if e := stepped[0]; e.Step < step || e.Step > step+maxWait || e.Meter != "" {
+		t.Errorf("ClockStepped event %+v, want Step within a minute of %s, no meter", e, step)
+	}
+
+	lines := 0
+	for line := range strings.Lines(log.String()) {
+		if strings.Contains(line, "wall clock stepped back") {
+			lines++
+			if !strings.Contains(line, `"level":"warn"`) {
+				t.Errorf("clock step logged as %s, want at warn", line)
+			}
+		}
+	}
+	if lines != 1 {
+		t.Errorf("clock step logged %d times, want once:\n%s", lines, log)
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"github.com/esep-kz/esep/internal/reading"
 )
 
-// EventKind tells what changed in a meter's state.
+// EventKind tells what changed in a meter's state, or in the agent's.
 type EventKind int
 
 // Kinds of event.
@@ -21,6 +21,12 @@ const (
 	// answers with another serial number than it last had: a new meter
 	// whose index starts anew, never a jump in consumption (FC-28).
 	MeterReplaced
+	// ClockStepped is emitted once when the agent's wall clock goes
+	// back by more than a second while the scheduler runs, which then
+	// plans every meter's slots afresh on the new time. Readings before
+	// it were stamped by the old clock, so times may repeat across it.
+	// It names no meter.
+	ClockStepped
 )
 
 // String returns the kind as it is written in logs and on the wire.
@@ -32,16 +38,23 @@ func (k EventKind) String() string {
 		return "meter_online"
 	case MeterReplaced:
 		return "meter_replaced"
+	case ClockStepped:
+		return "clock_stepped"
 	}
 	return fmt.Sprintf("EventKind(%d)", int(k))
 }
 
-// Event is a change in a meter's state, emitted once per change.
+// Event is a change in a meter's state, or a step of the agent's clock,
+// emitted once per change.
 type Event struct {
 	Kind  EventKind
-	Meter string    // meter ID as configured
-	Time  time.Time // when the change was seen, UTC
+	Meter string    // meter ID as configured; empty for ClockStepped
+	Time  time.Time // when the change was seen, UTC, on the new clock
 	Err   error     // the last failure, for MeterOffline
+
+	// Step is how far the wall clock moved, for ClockStepped: negative
+	// when it went back.
+	Step time.Duration
 
 	// For MeterReplaced: the serial numbers of the meter that was at
 	// the metering point and of the one there now; the cumulative

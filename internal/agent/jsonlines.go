@@ -65,12 +65,14 @@ type jsonReading struct {
 }
 
 // jsonEvent is the line of one event; the old_ and new_ fields are set
-// for meter_replaced only.
+// for meter_replaced only, step for clock_stepped only, and meter for all
+// but clock_stepped.
 type jsonEvent struct {
 	Type      string      `json:"type"` // "event"
 	Kind      string      `json:"kind"`
-	Meter     string      `json:"meter"`
+	Meter     string      `json:"meter,omitempty"`
 	Time      time.Time   `json:"time"`
+	Step      string      `json:"step,omitempty"` // Go duration: "-6h0m0s"
 	Error     string      `json:"error,omitempty"`
 	OldSerial string      `json:"old_serial,omitempty"`
 	NewSerial string      `json:"new_serial,omitempty"`
@@ -91,6 +93,7 @@ type jsonEvent struct {
 //	{"type":"event","kind":"meter_replaced","meter":"apt-001-el","time":"...",
 //	 "old_serial":"12345678","new_serial":"87654321","old_values":[...],
 //	 "old_time":"...","new_values":[...]}
+//	{"type":"event","kind":"clock_stepped","time":"...","step":"-6h0m0s"}
 //
 // TODO: JSONLines is the agent's interim sink. Issue #4 brings the
 // on-disk spool and the MQTT uplink, which take its place; until then a
@@ -122,6 +125,9 @@ func (s *JSONLines) Event(e Event) {
 		OldSerial: e.OldSerial, NewSerial: e.NewSerial, OldTime: e.OldTime.UTC()}
 	if e.Err != nil {
 		j.Error = e.Err.Error()
+	}
+	if e.Step != 0 {
+		j.Step = e.Step.String()
 	}
 	if e.Kind == MeterReplaced {
 		j.OldValues, j.NewValues = toJSONValues(e.OldValues), toJSONValues(e.NewValues)

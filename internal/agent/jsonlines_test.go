@@ -48,6 +48,10 @@ func TestJSONLines(t *testing.T) {
 			`"unit":"kWh","quality":"good"}],"old_time":"2026-03-01T09:15:00.412Z",` +
 			`"new_values":[{"quantity":"energy_active_import_kwh","value":"0.01",` +
 			`"unit":"kWh","quality":"good"}]}`},
+		{"clock stepped", func(s *JSONLines) {
+			s.Event(Event{Kind: ClockStepped, Time: at, Step: -6 * time.Hour})
+		}, `{"type":"event","kind":"clock_stepped","time":"2026-03-01T10:15:00.412Z",` +
+			`"step":"-6h0m0s"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -38,7 +38,9 @@ type Sink interface {
 
 // MeterStats counts what became of a meter's slots since Run started.
 // Every slot that has begun ends up in exactly one of OK, Error, Skipped
-// and Backoff, once its poll is over or it was passed over.
+// and Backoff, once its poll is over or it was passed over; but for one
+// still waiting for its bus when the wall clock stepped back, which the
+// new plan (see ClockStepped) drops uncounted.
 type MeterStats struct {
 	OK    uint64 // slots that produced a reading
 	Error uint64 // slots in which every attempt failed, probes included
@@ -128,11 +130,17 @@ func (o Options) withDefaults() (Options, error) {
 // A meter is polled at most once per slot: a slot that begins while the
 // meter's own poll still runs, or that ends before the bus got to the
 // meter, is skipped and counted, never made up later.
+//
+// When the wall clock steps back, every meter's slots are planned afresh
+// from the new time (see ClockStepped). A bus whose meters all fail to
+// connect, one after the other, is logged as down in one line, not one
+// per meter, until a poll gets through again.
 type Scheduler struct {
 	opts    Options
 	poller  Poller
 	sink    Sink
 	log     zerolog.Logger
+	clock   *stepWatch // every read of the clock, to see a step back once
 	buses   []*busLoop
 	running atomic.Bool
 
@@ -161,6 +169,7 @@ func NewScheduler(ctx context.Context, c *Config, p Poller, sink Sink,
 		poller: p,
 		sink:   sink,
 		log:    o.Log.With().Str(logging.Component, "scheduler").Logger(),
+		clock:  &stepWatch{clock: o.Clock},
 		stats:  map[string]*MeterStats{},
 	}
 	if err := s.addMeters(c); err != nil {
@@ -217,7 +226,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	if !s.running.CompareAndSwap(false, true) {
 		return errors.New("scheduler has already been started")
 	}
-	start := s.opts.Clock.Now()
+	start, _, _ := s.clock.now()
 	s.log.Info().Int(logging.Count, len(s.stats)).Msg("scheduler started")
 
 	var wg sync.WaitGroup
@@ -241,6 +250,13 @@ func (s *Scheduler) Stats() map[string]MeterStats {
 	return out
 }
 
+// steppedBack reports that the wall clock went back by back to now. The
+// bus whose reading saw the step calls it, so it runs once per step.
+func (s *Scheduler) steppedBack(now time.Time, back time.Duration) {
+	s.log.Warn().Dur(logging.Step, -back).Msg("wall clock stepped back: meters' slots planned afresh")
+	s.sink.Event(Event{Kind: ClockStepped, Time: now.UTC(), Step: -back})
+}
+
 // count changes the counters of m under the stats lock.
 func (s *Scheduler) count(m *meterState, change func(*MeterStats)) {
 	s.mu.Lock()
@@ -255,7 +271,15 @@ type busLoop struct {
 	bus     Bus
 	meters  []*meterState // in configuration order, which breaks ties
 	lastEnd time.Time     // end of the last transaction, for Bus.Delay
+	steps   int           // steps back of the clock planned for
 	log     zerolog.Logger
+
+	// The bus is down once the slots of all its meters failed in a row
+	// to connect (unreached of them); its meters are then reported by
+	// one line for the bus instead of one each.
+	unreached int
+	down      bool
+	connLog   throttle // of connection failures, while the bus is up
 }
 
 // meterState is where a meter stands in its schedule.
@@ -266,6 +290,8 @@ type meterState struct {
 	next     time.Time     // start of the next slot to poll it in
 	failed   int           // failed slots in a row
 	offline  bool          // declared offline: polled once a probe gap
+	quiet    bool          // went offline while the bus was down: not logged
+	unreach  bool          // its last slot failed to connect to the bus
 	probe    time.Duration // gap between probes while offline
 	maxProbe time.Duration // cap of probe, in whole intervals
 
@@ -273,20 +299,59 @@ type meterState struct {
 }
 
 func (b *busLoop) run(ctx context.Context, start time.Time) {
-	for _, m := range b.meters {
-		m.next = slotAtOrAfter(start, m.Interval, b.s.opts.Location)
-	}
+	b.plan(start)
 	b.log.Info().Int(logging.Count, len(b.meters)).Msg("bus polling started")
 	defer func() { b.log.Info().Msg("bus polling stopped") }()
 
 	for {
-		m := b.due()
-		if !sleepUntil(ctx, b.s.opts.Clock, later(m.next, b.ready())) {
+		if !b.sleepUntil(ctx, b.nextTurn) {
 			return
 		}
-		b.turn(ctx, m)
+		b.turn(ctx, b.due())
 	}
 }
+
+// plan sets the next slot of every meter to the first at or after now.
+// An offline meter is thus probed in it too, rather than carrying its
+// probe gap over from another clock.
+func (b *busLoop) plan(now time.Time) {
+	for _, m := range b.meters {
+		m.next = slotAtOrAfter(now, m.Interval, b.s.opts.Location)
+	}
+}
+
+// now reads the clock. After a step back it plans the bus afresh from
+// the new time: the slots and the bus delay were set on the old, later
+// clock, and waiting for it to come round again would stop polling for
+// as long as the step. The bus then counts as having just carried a
+// transaction, which keeps its delay.
+func (b *busLoop) now() time.Time {
+	now, steps, back := b.s.clock.now()
+	if back > 0 {
+		b.s.steppedBack(now, back)
+	}
+	if steps != b.steps {
+		b.steps = steps
+		b.plan(now)
+		b.lastEnd = now
+	}
+	return now
+}
+
+// sleepUntil waits until the bus clock reads until() or later, and
+// reports false if ctx is cancelled first.
+func (b *busLoop) sleepUntil(ctx context.Context, until func() time.Time) bool {
+	return sleepUntil(ctx, busClock{b}, until)
+}
+
+// busClock is the clock as a bus reads it, through busLoop.now.
+type busClock struct{ b *busLoop }
+
+func (c busClock) Now() time.Time                 { return c.b.now() }
+func (c busClock) NewTimer(d time.Duration) Timer { return c.b.s.opts.Clock.NewTimer(d) }
+
+// nextTurn is when the bus may poll the meter due first.
+func (b *busLoop) nextTurn() time.Time { return later(b.due().next, b.ready()) }
 
 // due returns the meter whose next slot begins first; of meters due at
 // the same instant, the first configured.
@@ -305,19 +370,24 @@ func (b *busLoop) ready() time.Time { return b.lastEnd.Add(b.bus.Delay) }
 
 // turn polls m in the slot that holds now and sets its next slot.
 func (b *busLoop) turn(ctx context.Context, m *meterState) {
-	loc := b.s.opts.Location
-	slot := slotStart(b.s.opts.Clock.Now(), m.Interval, loc)
+	steps := b.steps
+	now := b.now()
+	if b.steps != steps {
+		return // stepped back since the wait: m.next is planned afresh
+	}
+	slot := slotStart(now, m.Interval, b.s.opts.Location)
 	if slot.Before(m.next) {
-		slot = m.next // the wall clock stepped back since the wait
+		slot = m.next // the wall clock went back, within stepTolerance
 	}
 	if n := slotsBetween(m.next, slot, m.Interval); n > 0 {
-		b.skip(m, n)
+		b.skip(m, n, now)
 	}
 
 	attempts := 1 + b.s.opts.Retries
-	if m.offline {
+	if m.offline || b.down {
 		// A probe only asks whether the meter is back: retries would
-		// triple what a meter known to be dead costs the others.
+		// triple what a meter known to be dead costs the others. On a
+		// bus that is down, each would only fail to connect again.
 		attempts = 1
 	}
 	r, err := b.poll(ctx, m, attempts)
@@ -325,11 +395,14 @@ func (b *busLoop) turn(ctx context.Context, m *meterState) {
 		return // stopping: the slot is neither answered nor failed
 	}
 
-	end := b.s.opts.Clock.Now()
+	end := b.now()
 	if err != nil {
 		b.fail(m, end, err)
 	} else {
 		b.answer(m, r, end)
+	}
+	if b.steps != steps {
+		return // the clock stepped back during the poll: m.next is planned afresh
 	}
 	b.schedule(m, slot, end)
 }
@@ -338,20 +411,19 @@ func (b *busLoop) turn(ctx context.Context, m *meterState) {
 // returns the first reading or the last error. An error no retry can mend
 // ends the slot's attempts at once.
 func (b *busLoop) poll(ctx context.Context, m *meterState, attempts int) (reading.Reading, error) {
-	clock := b.s.opts.Clock
 	var err error
 	for i := range attempts {
 		if i > 0 {
 			b.s.count(m, func(st *MeterStats) { st.Retries++ })
 		}
-		if !sleepUntil(ctx, clock, b.ready()) {
+		if !b.sleepUntil(ctx, b.ready) {
 			return reading.Reading{}, ctx.Err()
 		}
 
-		start := clock.Now()
+		start := b.now()
 		var r reading.Reading
 		r, err = b.s.poller.Poll(ctx, m.Meter)
-		b.lastEnd = clock.Now()
+		b.lastEnd = b.now()
 		took := b.lastEnd.Sub(start)
 		if err == nil {
 			m.log.Debug().Dur(logging.Took, took).Msg("meter polled")
@@ -373,12 +445,38 @@ func (b *busLoop) poll(ctx context.Context, m *meterState, attempts int) (readin
 // A Modbus exception of the permanent class (illegal function, address or
 // value: FC-12) or a request the driver refuses to send comes back the
 // same however often it is sent, and retrying it only keeps the bus busy.
+// Exception 11 means a gateway already waited its own timeout for the
+// meter behind it; FC-12 asks to back off from it, so the meter is asked
+// again in its next slot, not at once.
 func retryable(err error) bool {
 	var ex *modbus.ExceptionError
-	if errors.As(err, &ex) && ex.Class() == modbus.ClassPermanent {
-		return false
+	if errors.As(err, &ex) {
+		switch ex.Class() {
+		case modbus.ClassPermanent, modbus.ClassGatewayTransient:
+			return false
+		}
 	}
 	return !errors.Is(err, modbus.ErrInvalidRequest)
+}
+
+// failureText words the log line of a failed slot by its cause.
+func failureText(err error) string {
+	var ex *modbus.ExceptionError
+	switch {
+	case errors.Is(err, modbus.ErrConnection):
+		return "meter not reached: bus connection failed"
+	case errors.As(err, &ex) && ex.Class() == modbus.ClassGatewayTransient:
+		return "meter did not answer its gateway"
+	case errors.As(err, &ex):
+		return "meter answered with an exception"
+	case errors.Is(err, modbus.ErrTimeout):
+		return "meter did not answer"
+	case errors.Is(err, modbus.ErrCRC), errors.Is(err, modbus.ErrShortFrame),
+		errors.Is(err, modbus.ErrBadFrame), errors.Is(err, modbus.ErrWrongSlave),
+		errors.Is(err, modbus.ErrWrongFunction), errors.Is(err, modbus.ErrByteCount):
+		return "meter reply was garbled"
+	}
+	return "meter poll failed"
 }
 
 // answer hands a reading to the sink, bringing m back online if it was
@@ -391,9 +489,10 @@ func (b *busLoop) answer(m *meterState, r reading.Reading, now time.Time) {
 	})
 	m.failed = 0
 	m.failLog = throttle{}
+	b.reached(m, nil)
 	if m.offline {
 		m.offline = false
-		m.log.Info().Msg("meter online")
+		m.log.WithLevel(stateLevel(m.quiet)).Msg("meter online")
 		b.s.sink.Event(Event{Kind: MeterOnline, Meter: m.ID, Time: now.UTC()})
 	}
 
@@ -411,20 +510,76 @@ func (b *busLoop) answer(m *meterState, r reading.Reading, now time.Time) {
 func (b *busLoop) fail(m *meterState, now time.Time, err error) {
 	b.s.count(m, func(st *MeterStats) { st.Error++ })
 	m.failed++
-	if n, ok := m.failLog.allow(now, b.s.opts.LogEvery); ok {
-		m.log.Warn().Err(err).Int(logging.Suppressed, n).Msg("meter did not answer")
-	}
+	b.reached(m, err)
+	b.logFailure(m, now, err)
 
 	switch {
 	case m.offline:
 		m.probe = min(2*m.probe, m.maxProbe)
 	case m.failed >= b.s.opts.OfflineAfter:
 		m.offline = true
+		m.quiet = b.down
 		m.probe = min(2*m.Interval, m.maxProbe)
 		b.s.count(m, func(st *MeterStats) { st.Offline = true })
-		m.log.Info().Err(err).Int(logging.Count, m.failed).Msg("meter offline")
+		m.log.WithLevel(stateLevel(m.quiet)).Err(err).Int(logging.Count, m.failed).
+			Msg("meter offline")
 		b.s.sink.Event(Event{Kind: MeterOffline, Meter: m.ID, Time: now.UTC(), Err: err})
 	}
+}
+
+// logFailure logs a failed slot of m at warn, once per LogEvery for the
+// meter, or for the whole bus if the cause is its connection. While the
+// bus is down, its "bus unreachable" line stands for these, and poll
+// has logged each attempt at debug.
+func (b *busLoop) logFailure(m *meterState, now time.Time, err error) {
+	t := &m.failLog
+	if errors.Is(err, modbus.ErrConnection) {
+		if b.down {
+			return
+		}
+		t = &b.connLog
+	}
+	if n, ok := t.allow(now, b.s.opts.LogEvery); ok {
+		m.log.Warn().Err(err).Int(logging.Suppressed, n).Msg(failureText(err))
+	}
+}
+
+// reached notes whether the slot of m got through to the bus: err is nil
+// or any error but a failure to connect. The bus is down once the slots
+// of all its meters in a row failed to connect, and is up again when one
+// gets through; both are logged once for the bus.
+func (b *busLoop) reached(m *meterState, err error) {
+	if !errors.Is(err, modbus.ErrConnection) {
+		if b.unreached > 0 {
+			for _, m := range b.meters {
+				m.unreach = false
+			}
+			b.unreached = 0
+		}
+		if b.down {
+			b.down = false
+			b.log.Info().Int(logging.Count, len(b.meters)).Msg("bus reachable again")
+		}
+		return
+	}
+
+	if !m.unreach {
+		m.unreach = true
+		b.unreached++
+	}
+	if !b.down && b.unreached == len(b.meters) {
+		b.down = true
+		b.log.Warn().Err(err).Int(logging.Count, len(b.meters)).Msg("bus unreachable")
+	}
+}
+
+// stateLevel is info for a line about a meter's state, or debug when
+// quiet: its bus is or was down, which one line for the bus has said.
+func stateLevel(quiet bool) zerolog.Level {
+	if quiet {
+		return zerolog.DebugLevel
+	}
+	return zerolog.InfoLevel
 }
 
 // schedule sets the next slot of m after it was polled in slot until
@@ -447,15 +602,19 @@ func (b *busLoop) schedule(m *meterState, slot, end time.Time) {
 	case m.offline:
 		b.s.count(m, func(st *MeterStats) { st.Backoff += n })
 	default:
-		b.skip(m, n)
+		b.skip(m, n, end)
 	}
 }
 
 // skip counts n slots of m that polls overran. It logs at warn: the bus
-// has more work than it can do in the meters' intervals.
-func (b *busLoop) skip(m *meterState, n uint64) {
+// has more work than it can do in the meters' intervals. While the bus
+// is down the cause is known, failed connections, and is logged already.
+func (b *busLoop) skip(m *meterState, n uint64, now time.Time) {
 	b.s.count(m, func(st *MeterStats) { st.Skipped += n })
-	if k, ok := m.skipLog.allow(b.s.opts.Clock.Now(), b.s.opts.LogEvery); ok {
+	if b.down {
+		return
+	}
+	if k, ok := m.skipLog.allow(now, b.s.opts.LogEvery); ok {
 		m.log.Warn().Uint64(logging.Count, n).Int(logging.Suppressed, k).
 			Msg("meter slots skipped: polls overran them")
 	}
@@ -468,9 +627,10 @@ type throttle struct {
 }
 
 // allow reports whether a line may be logged at now and, if so, how many
-// were held back since the last one.
+// were held back since the last one. A now before the last line means
+// the wall clock stepped back, and lets a line through.
 func (t *throttle) allow(now time.Time, every time.Duration) (int, bool) {
-	if !t.last.IsZero() && now.Sub(t.last) < every {
+	if d := now.Sub(t.last); !t.last.IsZero() && d >= 0 && d < every {
 		t.suppressed++
 		return 0, false
 	}

@@ -22,4 +22,5 @@ const (
 	Count      = "count"      // number of items in a batch or report
 	Took       = "took"       // duration of an operation
 	Suppressed = "suppressed" // similar lines left out since the last one
+	Step       = "step"       // how far the wall clock moved when it was stepped
 )
