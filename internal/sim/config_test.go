@@ -125,6 +125,8 @@ func TestConfigErrors(t *testing.T) {
 			"sim.yaml:15:11: buses[1].units[0].faults.corrupt_crc_rate: Modbus TCP carries no CRC"},
 		{"exception code", rate, "exceptions: [{code: 12}]",
 			"sim.yaml:15:25: buses[1].units[0].faults.exceptions[0].code: 12 is not an exception"},
+		{"exception every", rate, "exceptions: [{code: 6, every: -2}]",
+			"buses[1].units[0].faults.exceptions[0].every: -2 is negative"},
 		{"refused function", rate, "refused: [{functions: [7], count: 1}]",
 			"buses[1].units[0].faults.refused[0].functions[0]: 7 is not one of [1 2 3 4 5 6 15"},
 		{"refused past the end", rate, "refused: [{start: 65535, count: 2}]",

@@ -79,6 +79,7 @@ type RangeConfig struct {
 type ExceptionConfig struct {
 	RangeConfig `yaml:",inline"`
 	Code        int `yaml:"code"`
+	Every       int `yaml:"every"`
 }
 
 func (u *UnitConfig) validate(ch *config.Checker, path, transport string,
@@ -187,6 +188,9 @@ func (f *FaultsConfig) validate(ch *config.Checker, path, transport string, slav
 		if e.Code < 1 || e.Code > 11 {
 			ch.Errorf(epath+".code", "%d is not an exception code 1..11", e.Code)
 		}
+		if e.Every < 0 {
+			ch.Errorf(epath+".every", "%d is negative; 0 answers every matching request", e.Every)
+		}
 		e.RangeConfig.validate(ch, epath)
 	}
 	for i, r := range f.Refused {
@@ -244,7 +248,7 @@ func (f *FaultsConfig) faults(seed uint64) Faults {
 	}
 	for _, e := range f.Exceptions {
 		out.Exceptions = append(out.Exceptions, ExceptionRule{Range: e.RangeConfig.rng(),
-			Code: Exception(e.Code)})
+			Code: Exception(e.Code), Every: e.Every})
 	}
 	for _, r := range f.Refused {
 		out.Refused = append(out.Refused, r.rng())

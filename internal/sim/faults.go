@@ -71,10 +71,13 @@ type Range struct {
 	Start, Count uint16
 }
 
-// ExceptionRule answers the requests in its Range with Code.
+// ExceptionRule answers the requests in its Range with Code: every one,
+// or with Every set to N, the Nth, 2Nth, … of them, as a meter busy now
+// and then answers exception 6 (FC-12 item 4).
 type ExceptionRule struct {
 	Range
-	Code Exception
+	Code  Exception
+	Every int
 }
 
 // validate reports the first problem that keeps f from being applied to
@@ -91,6 +94,9 @@ func (f Faults) validate(unit byte) error {
 	for _, r := range f.Exceptions {
 		if r.Code < 1 || r.Code > 11 {
 			return fmt.Errorf("exception code %d is outside 1..11: %w", r.Code, ErrInvalidFaults)
+		}
+		if r.Every < 0 {
+			return fmt.Errorf("a negative Every is not a period: %w", ErrInvalidFaults)
 		}
 	}
 	if slices.ContainsFunc(f.Chunks, func(n int) bool { return n <= 0 }) {
@@ -124,12 +130,14 @@ type faultState struct {
 	mu       sync.Mutex
 	f        Faults
 	rng      *rand.Rand
-	requests int // since the Faults were set
-	replies  int // answered requests, which step the latency script
+	requests int   // since the Faults were set
+	replies  int   // answered requests, which step the latency script
+	matched  []int // requests each exception rule matched, for its Every
 }
 
 func newFaultState(f Faults) *faultState {
-	return &faultState{f: f, rng: rand.New(rand.NewPCG(f.Seed, f.Seed))}
+	return &faultState{f: f, rng: rand.New(rand.NewPCG(f.Seed, f.Seed)),
+		matched: make([]int, len(f.Exceptions))}
 }
 
 // apply decides what the unit does with the request PDU req; execute
@@ -168,8 +176,12 @@ func (s *faultState) exception(req []byte) []byte {
 			return exceptionPDU(fn, modbus.IllegalDataAddress)
 		}
 	}
-	for _, r := range s.f.Exceptions {
-		if r.matches(req) {
+	for i, r := range s.f.Exceptions {
+		if !r.matches(req) {
+			continue
+		}
+		s.matched[i]++
+		if r.Every == 0 || s.matched[i]%r.Every == 0 {
 			return exceptionPDU(fn, r.Code)
 		}
 	}

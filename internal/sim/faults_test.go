@@ -32,6 +32,9 @@ func TestFaultsValidate(t *testing.T) {
 			wantErr: ErrInvalidFaults},
 		{name: "exception 12", unit: 1, faults: Faults{Exceptions: []ExceptionRule{{Code: 12}}},
 			wantErr: ErrInvalidFaults},
+		{name: "exception every -1", unit: 1,
+			faults:  Faults{Exceptions: []ExceptionRule{{Code: 6, Every: -1}}},
+			wantErr: ErrInvalidFaults},
 		{name: "empty chunk", unit: 1, faults: Faults{Chunks: []int{4, 0}},
 			wantErr: ErrInvalidFaults},
 		{name: "foreign unit is itself", unit: 5, faults: Faults{ForeignUnit: 5},
@@ -109,6 +112,26 @@ func TestFaultsSequence(t *testing.T) {
 	mustSet(t, units.SetFaults(1, f))
 	if r, _ := units.handle(1, hexBytes(t, "03 0064 0001")); r.latency != ms || r.corrupt {
 		t.Errorf("after SetFaults again: %+v; want the script from its start", r)
+	}
+}
+
+// TestExceptionEvery checks that a rule with Every answers only every
+// Nth request it matches, counting none it does not match.
+func TestExceptionEvery(t *testing.T) {
+	t.Parallel()
+	units := testUnits(t)
+	busy := ExceptionRule{Range: Range{Start: 100, Count: 1}, Code: 6, Every: 2}
+	mustSet(t, units.SetFaults(1, Faults{Exceptions: []ExceptionRule{busy}}))
+
+	reqs := []string{"03 0064 0001", "03 0000 0001", "03 0064 0001", "03 0064 0001",
+		"03 0000 0001", "03 0064 0001"}
+	want := []bool{false, false, true, false, false, true}
+	for i, req := range reqs {
+		r, _ := units.handle(1, hexBytes(t, req))
+		if got := len(r.pdu) > 0 && r.pdu[0]&0x80 != 0; got != want[i] {
+			t.Errorf("request %d (%s): exception %v, want %v (reply % X)", i, req, got,
+				want[i], r.pdu)
+		}
 	}
 }
 
