@@ -33,7 +33,13 @@ type RTUOptions struct {
 	// is still mistaken when it has the next request's slave, function and
 	// byte count, as RTU has no transaction id. Default: the failed
 	// transaction's timeout, so a device as slow as twice its timeout is
-	// caught, while a silent slave among many costs one timeout a cycle.
+	// caught.
+	//
+	// The master listens through a guard it waits out. A slave that sent
+	// nothing, not a byte on the line, from its failure to the guard's end
+	// is dead rather than slow: its next failures set no guard, so that a
+	// silent slave among many costs one timeout a cycle even when a cycle
+	// is shorter than the guard. Any frame of it, or a reply, ends that.
 	Guard time.Duration
 
 	// ConnectTimeout bounds opening the line. Default 5 s.
@@ -81,10 +87,9 @@ type RTUTransport struct {
 	// quietUntil is the earliest start of the next request: a silent
 	// interval after the last traffic.
 	quietUntil time.Time
-	// guardUntil is the earliest start of the next request to
-	// guardSlave, whose last transaction may still draw a late reply.
-	guardUntil time.Time
-	guardSlave byte
+	// guards holds the slaves whose last transaction ended without a
+	// whole reply, which may still arrive late (see RTUOptions.Guard).
+	guards map[byte]*slaveGuard
 }
 
 // NewRTU returns an RTU transport that opens its line with open on the
@@ -120,7 +125,7 @@ func (t *RTUTransport) Send(ctx context.Context, req []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := t.waitQuiet(ctx, req[0]); err != nil {
+	if err := t.waitQuiet(ctx, line, req[0]); err != nil {
 		return nil, err
 	}
 
@@ -401,49 +406,13 @@ func (t *RTUTransport) countTraffic(b []byte, dropped int, echoed bool) {
 		n := rtuFrameLen(b[i:])
 		if n > 0 && n <= len(b)-i && rtuCRCValid(b[i:i+n]) {
 			t.counters.Skipped++
+			t.heard(b[i])
 			i += n
 			continue
 		}
 		t.counters.StrayBytes++
 		i++
 	}
-}
-
-// waitQuiet waits until the next request, to slave, may start.
-func (t *RTUTransport) waitQuiet(ctx context.Context, slave byte) error {
-	until := t.quietUntil
-	if slave == t.guardSlave && t.guardUntil.After(until) {
-		until = t.guardUntil
-	}
-	d := time.Until(until)
-	if d <= 0 {
-		return nil
-	}
-
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("wait for a quiet bus %q: %w", t.name, ctx.Err())
-	}
-}
-
-// settle sets when the next request may start after one to slave that
-// ended at end with err: a silent interval of 3.5 characters marks the
-// end of a frame (serial line spec V1.02 §2.5.1.1); after a transaction
-// that may still draw a late reply, the guard (FC-13).
-func (t *RTUTransport) settle(end time.Time, slave byte, err error) {
-	t.quietUntil = end.Add(rtuSilence(t.opts.Baud))
-	if !lateReplyPossible(err) {
-		return
-	}
-	guard := t.opts.Guard
-	if guard == 0 {
-		guard = t.timeout(slave)
-	}
-	t.guardSlave, t.guardUntil = slave, end.Add(guard)
 }
 
 // lateReplyPossible reports whether a transaction that failed with err

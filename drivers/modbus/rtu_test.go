@@ -213,15 +213,33 @@ func TestRTURejectsSlaveAddress(t *testing.T) {
 	}
 }
 
-// timedLine is a scriptLine that notes when each request was written.
+// timedLine is a scriptLine that notes when each request was written,
+// and answers each write with the next of replies (nil: silence). Late
+// bytes come once a read ran into its deadline, as a late reply does.
 type timedLine struct {
 	scriptLine
-	writes []time.Time
+	replies [][]byte
+	late    []byte
+	writes  []time.Time
 }
 
 func (l *timedLine) Write(p []byte) (int, error) {
 	l.writes = append(l.writes, time.Now())
+	if len(l.replies) > 0 {
+		if r := l.replies[0]; r != nil {
+			l.chunks = append(l.chunks, r)
+		}
+		l.replies = l.replies[1:]
+	}
 	return l.scriptLine.Write(p)
+}
+
+func (l *timedLine) Read(p []byte) (int, error) {
+	n, err := l.scriptLine.Read(p)
+	if deadlinePassed(err) && l.late != nil {
+		l.chunks, l.late = append(l.chunks, l.late), nil
+	}
+	return n, err
 }
 
 // TestRTUQuietBetweenRequests checks the 3.5-character silence after a
@@ -229,7 +247,7 @@ func (l *timedLine) Write(p []byte) (int, error) {
 func TestRTUQuietBetweenRequests(t *testing.T) {
 	const guard = 100 * time.Millisecond
 	own := wireBytes(t, "01 03 02 00 2A 39 9B")
-	line := &timedLine{scriptLine: scriptLine{chunks: [][]byte{own}}}
+	line := &timedLine{replies: [][]byte{own, nil, own}}
 	tr, err := NewRTU("script", func(context.Context) (Line, error) { return line, nil },
 		RTUOptions{Baud: 9600, Guard: guard})
 	if err != nil {
@@ -244,7 +262,6 @@ func TestRTUQuietBetweenRequests(t *testing.T) {
 	if _, err := c.ReadRegisters(ctx, 1, FuncHolding, 0, 1); !errors.Is(err, ErrTimeout) {
 		t.Fatalf("second read: %v, want ErrTimeout", err)
 	}
-	line.chunks = [][]byte{own}
 	if _, err := c.ReadRegisters(ctx, 1, FuncHolding, 0, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +282,7 @@ func TestRTUGuardPerSlave(t *testing.T) {
 	const timeout, guard = 50 * time.Millisecond, 400 * time.Millisecond
 	two := wireBytes(t, "02 03 02 00 2A 7D 9B")
 	one := wireBytes(t, "01 03 02 00 2A 39 9B")
-	line := &timedLine{scriptLine: scriptLine{}}
+	line := &timedLine{replies: [][]byte{nil, two, one}}
 	tr, err := NewRTU("script", func(context.Context) (Line, error) { return line, nil },
 		RTUOptions{Baud: 9600, Timeout: timeout, Guard: guard})
 	if err != nil {
@@ -277,11 +294,9 @@ func TestRTUGuardPerSlave(t *testing.T) {
 	if _, err := c.ReadRegisters(ctx, 1, FuncHolding, 0, 1); !errors.Is(err, ErrTimeout) {
 		t.Fatalf("read of silent slave 1: %v, want ErrTimeout", err)
 	}
-	line.chunks = [][]byte{two}
 	if _, err := c.ReadRegisters(ctx, 2, FuncHolding, 0, 1); err != nil {
 		t.Fatalf("read of slave 2: %v", err)
 	}
-	line.chunks = [][]byte{one}
 	if _, err := c.ReadRegisters(ctx, 1, FuncHolding, 0, 1); err != nil {
 		t.Fatalf("read of slave 1 again: %v", err)
 	}
@@ -488,4 +503,58 @@ func newTestRTU(t *testing.T, addr string, opts RTUOptions) *RTUTransport {
 	}
 	t.Cleanup(func() { _ = tr.Close() })
 	return tr
+}
+
+// TestRTUGuardDeadOrSlow checks that a slave silent through a whole
+// guard sets no more guards, so that it costs a timeout a cycle however
+// short the cycle, and that a slave heard from, late, keeps its guard.
+func TestRTUGuardDeadOrSlow(t *testing.T) {
+	const guard = 150 * time.Millisecond
+	late := wireBytes(t, "01 03 02 00 2A 39 9B")
+	two := wireBytes(t, "02 03 02 00 2A 7D 9B")
+	tests := []struct {
+		name string
+		line *timedLine
+		// reads are the slaves read in turn; guarded, whether the master
+		// waited at least the guard before each.
+		reads   []byte
+		guarded []bool
+		skipped uint64
+	}{
+		{"dead", &timedLine{},
+			[]byte{1, 1, 1, 1}, []bool{false, true, false, false}, 0},
+		{"late reply in the guard", &timedLine{late: late},
+			[]byte{1, 1, 1}, []bool{false, true, true}, 1},
+		{"dead, then heard among others",
+			&timedLine{replies: [][]byte{nil, nil, slices.Concat(late, two)}},
+			[]byte{1, 1, 2, 1, 1}, []bool{false, true, false, false, true}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr, err := NewRTU("script", func(context.Context) (Line, error) {
+				return tt.line, nil
+			}, RTUOptions{Baud: 19200, Timeout: time.Millisecond, Guard: guard})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := NewClient(tr)
+			for i, slave := range tt.reads {
+				_, err := c.ReadRegisters(t.Context(), slave, FuncHolding, 0, 1)
+				if slave == 1 && !errors.Is(err, ErrTimeout) {
+					t.Fatalf("read %d of slave 1: %v, want ErrTimeout", i, err)
+				}
+				if i == 0 {
+					continue
+				}
+				gap := tt.line.writes[i].Sub(tt.line.writes[i-1])
+				if got := gap >= guard; got != tt.guarded[i] {
+					t.Errorf("read %d (slave %d) %v after the one before: guarded %v, want %v",
+						i, slave, gap, got, tt.guarded[i])
+				}
+			}
+			if s := c.Stats(); s.Skipped != tt.skipped {
+				t.Errorf("%d frames skipped, want %d", s.Skipped, tt.skipped)
+			}
+		})
+	}
 }
