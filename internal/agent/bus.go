@@ -27,22 +27,27 @@ func openBus(b Bus, timeouts map[byte]time.Duration) (*busConn, error) {
 	return &busConn{Bus: b, client: modbus.NewClient(tr)}, nil
 }
 
-// newTransport returns the transport of b's kind.
+// newTransport returns the transport of b's kind. It is named for the
+// bus, as configured, so that its errors name what the engineer named;
+// errors of opening the port or dialing name the device or address.
 func newTransport(b Bus, timeouts map[byte]time.Duration) (modbus.Transport, error) {
 	rtu := modbus.RTUOptions{Baud: b.Baud, Timeout: b.Timeout, SlaveTimeouts: timeouts,
 		Guard: b.Guard}
 	switch b.Transport {
 	case TransportRTU:
-		serial := modbus.SerialConfig{Device: b.Device, Baud: b.Baud, DataBits: b.DataBits,
-			Parity: b.Parity, StopBits: b.StopBits}
-		return orNil(modbus.NewSerialRTU(serial, rtu))
+		open, err := modbus.SerialLine(modbus.SerialConfig{Device: b.Device, Baud: b.Baud,
+			DataBits: b.DataBits, Parity: b.Parity, StopBits: b.StopBits})
+		if err != nil {
+			return nil, err
+		}
+		return orNil(modbus.NewRTU(b.Name, open, rtu))
 	case TransportTCP:
 		opts := modbus.TCPOptions{Timeout: b.Timeout, SlaveTimeouts: timeouts}
-		return orNil(modbus.NewTCP(b.Address, modbus.TCPLine(b.Address), opts))
+		return orNil(modbus.NewTCP(b.Name, modbus.TCPLine(b.Address), opts))
 	case TransportRTUOverTCP:
 		// Baud is the serial side of the device server: it times the
 		// silent interval between frames there.
-		return orNil(modbus.NewRTU(b.Address, modbus.TCPLine(b.Address), rtu))
+		return orNil(modbus.NewRTU(b.Name, modbus.TCPLine(b.Address), rtu))
 	}
 	return nil, fmt.Errorf("transport %q is not one of rtu, tcp, rtu-over-tcp", b.Transport)
 }

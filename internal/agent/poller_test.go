@@ -237,6 +237,9 @@ func TestPollerNoAnswer(t *testing.T) {
 	if msg := err.Error(); !strings.Contains(msg, `meter "m2" (bus "b1", slave 2)`) {
 		t.Errorf("error %q does not name the meter, bus and slave", msg)
 	}
+	if msg := err.Error(); !strings.Contains(msg, `no reply from unit 2 on bus "b1"`) {
+		t.Errorf("error %q does not name the bus as configured", msg)
+	}
 	// A meter that answers nothing is the scheduler's to retry: retries
 	// of each request within the poll would triple what it costs.
 	if got := requests(p); got != sdmValueRequests {
