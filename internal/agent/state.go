@@ -80,6 +80,8 @@ func OpenState(dir string, log zerolog.Logger) (*State, error) {
 	s := &State{path: filepath.Join(dir, stateFile), meters: map[string]MeterRecord{},
 		log: log.With().Str(logging.Component, "state").Logger()}
 
+	s.removeTemps(dir)
+
 	data, err := os.ReadFile(s.path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -90,18 +92,46 @@ func OpenState(dir string, log zerolog.Logger) (*State, error) {
 	}
 
 	if err := s.decode(data); err != nil {
-		aside := s.path + ".bad-" + time.Now().UTC().Format("20060102T150405Z")
-		s.log.Error().Err(err).Str(logging.Path, aside).
-			Msg("state file unreadable: set aside, starting with none")
-		if err := os.Rename(s.path, aside); err != nil {
-			return nil, fmt.Errorf("cannot set aside state file %q: %w", s.path, err)
-		}
+		s.setAside(err)
 		s.meters = map[string]MeterRecord{}
 		return s, nil
 	}
 	s.log.Info().Str(logging.Path, s.path).Int(logging.Count, len(s.meters)).
 		Msg("state loaded")
 	return s, nil
+}
+
+// renameFile is os.Rename; tests make it fail as a read-only disk does.
+var renameFile = os.Rename
+
+// setAside moves an unreadable state file aside for a person to look
+// at. When that fails too, on a read-only disk say, the agent still
+// starts: the file stays, and is overwritten by the first good write.
+func (s *State) setAside(cause error) {
+	aside := s.path + ".bad-" + time.Now().UTC().Format("20060102T150405Z")
+	if err := renameFile(s.path, aside); err != nil {
+		s.log.Error().Err(cause).Str(logging.Path, s.path).Str(logging.Reason, err.Error()).
+			Msg("state file unreadable and cannot be set aside: starting with none")
+		return
+	}
+	s.log.Error().Err(cause).Str(logging.Path, aside).
+		Msg("state file unreadable: set aside, starting with none")
+}
+
+// removeTemps removes the temporary files of writes that a crash or a
+// power cut interrupted (see writeFileAtomic): they hold nothing the
+// state file does not, and would pile up on the box's flash.
+func (s *State) removeTemps(dir string) {
+	temps, _ := filepath.Glob(filepath.Join(dir, "."+stateFile+".*.tmp"))
+	for _, t := range temps {
+		if err := os.Remove(t); err != nil {
+			s.log.Warn().Err(err).Str(logging.Path, t).Msg("cannot remove a stale temporary file")
+		}
+	}
+	if len(temps) > 0 {
+		s.log.Info().Int(logging.Count, len(temps)).
+			Msg("removed temporary files of interrupted state writes")
+	}
 }
 
 func (s *State) decode(data []byte) error {

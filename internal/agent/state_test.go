@@ -104,6 +104,54 @@ func TestStateUnreadable(t *testing.T) {
 	}
 }
 
+// TestStateCannotSetAside checks that an unreadable state file that
+// cannot be moved aside, on a read-only disk, does not keep the agent
+// from starting, and is replaced by the first good write.
+func TestStateCannotSetAside(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, stateFile)
+	if err := os.WriteFile(path, []byte("{"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	renameFile = func(string, string) error { return os.ErrPermission }
+	s := openTestState(t, dir)
+	renameFile = os.Rename
+
+	if b, _ := os.ReadFile(path); string(b) != "{" {
+		t.Errorf("state file holds %q after a failed set-aside, want it untouched", b)
+	}
+	if err := s.Put("m1", testRecord("1111"), true); err != nil {
+		t.Fatalf("Put: %v", err)
+	}
+	if r, ok := openTestState(t, dir).Meter("m1"); !ok || r.Serial != "1111" {
+		t.Errorf("after a good write the state holds %+v, %v; want serial 1111", r, ok)
+	}
+}
+
+// TestStateRemovesStaleTemps checks that temporary files of writes cut
+// short by a power cut are removed at start, and others left alone.
+func TestStateRemovesStaleTemps(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"." + stateFile + ".123.tmp", "." + stateFile + ".9.tmp",
+		"notes.tmp"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("{"), 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := openTestState(t, dir)
+	if err := s.Put("m1", testRecord("1111"), true); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if want := []string{"notes.tmp", stateFile}; !slices.Equal(names, want) {
+		t.Errorf("state directory holds %v, want %v", names, want)
+	}
+}
+
 func checkNoTempFiles(t *testing.T, dir string) {
 	t.Helper()
 	entries, err := os.ReadDir(dir)
