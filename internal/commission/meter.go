@@ -99,6 +99,12 @@ func readMeter(ctx context.Context, out io.Writer, bs bus, p *modbus.Profile) er
 	})
 	took := time.Since(start)
 	d, decodeErr := p.Decode(modbus.PlanWords(needs, results))
+	if decodeErr != nil && !anyRead(d) && firstErr(results) != nil {
+		// One cause, most often silence, would fill every row of a
+		// table of dashes; the cause alone says it.
+		return fmt.Errorf("nothing read from slave %d on %s with profile %q (%s): %w",
+			bs.slave, bs, p.Name, count(c.Stats().Requests, "request"), firstErr(results))
+	}
 
 	fmt.Fprintf(out, "meter %s (%s %s), slave %d on %s\n\n", p.Name, p.Maker, p.Model,
 		bs.slave, bs)
@@ -108,13 +114,8 @@ func readMeter(ctx context.Context, out io.Writer, bs bus, p *modbus.Profile) er
 	fmt.Fprintf(out, "\n%s in %s, planned as %s\n", count(c.Stats().Requests, "request"),
 		took.Round(time.Millisecond), describeBlocks(blocks))
 
-	switch {
-	case decodeErr == nil:
+	if decodeErr == nil {
 		return nil
-	case !anyRead(d) && firstErr(results) != nil:
-		// One cause, most often silence, would repeat for every value.
-		return fmt.Errorf("nothing read from slave %d with profile %q: %w",
-			bs.slave, p.Name, firstErr(results))
 	}
 	return fmt.Errorf("read of slave %d with profile %q is incomplete:\n%w",
 		bs.slave, p.Name, decodeErr)
@@ -153,11 +154,12 @@ func printMeter(out io.Writer, p *modbus.Profile, d modbus.Decoded) error {
 	return tw.Flush()
 }
 
-// isIllegalAddress reports whether err is exception 2, on which the
-// plan splits a request to find the registers the device refuses.
+// isIllegalAddress reports whether err is a refusal, exception 1, 2 or
+// 3, on which the plan splits a request to find the registers the device
+// refuses, as the agent's plans do.
 func isIllegalAddress(err error) bool {
 	var exc *modbus.ExceptionError
-	return errors.As(err, &exc) && exc.Code == modbus.IllegalDataAddress
+	return errors.As(err, &exc) && exc.Class() == modbus.ClassPermanent
 }
 
 // anyRead reports whether some value or identity field was read, in
