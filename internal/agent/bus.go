@@ -32,7 +32,7 @@ func openBus(b Bus, timeouts map[byte]time.Duration) (*busConn, error) {
 // errors of opening the port or dialing name the device or address.
 func newTransport(b Bus, timeouts map[byte]time.Duration) (modbus.Transport, error) {
 	rtu := modbus.RTUOptions{Baud: b.Baud, Timeout: b.Timeout, SlaveTimeouts: timeouts,
-		Guard: b.Guard}
+		Guard: b.Guard, ConnectTimeout: b.ConnectTimeout}
 	switch b.Transport {
 	case TransportRTU:
 		open, err := modbus.SerialLine(modbus.SerialConfig{Device: b.Device, Baud: b.Baud,
@@ -42,7 +42,8 @@ func newTransport(b Bus, timeouts map[byte]time.Duration) (modbus.Transport, err
 		}
 		return orNil(modbus.NewRTU(b.Name, open, rtu))
 	case TransportTCP:
-		opts := modbus.TCPOptions{Timeout: b.Timeout, SlaveTimeouts: timeouts}
+		opts := modbus.TCPOptions{Timeout: b.Timeout, SlaveTimeouts: timeouts,
+			ConnectTimeout: b.ConnectTimeout}
 		return orNil(modbus.NewTCP(b.Name, modbus.TCPLine(b.Address), opts))
 	case TransportRTUOverTCP:
 		// Baud is the serial side of the device server: it times the

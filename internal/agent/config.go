@@ -80,6 +80,11 @@ type Bus struct {
 	// (modbus.RTUOptions.Guard). TCP matches replies by transaction id
 	// and has no guard.
 	Guard time.Duration `yaml:"guard"`
+	// ConnectTimeout bounds opening the serial port or dialing the
+	// gateway; 0 selects 5s. A cellular link to a device server may need
+	// longer, a LAN gateway far less, as a dead one holds its meters up
+	// this long each slot.
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
 }
 
 // Meter is one meter polled on a bus through a device profile.
@@ -104,7 +109,10 @@ const (
 	defaultDataBits = 8
 	defaultStopBits = 1
 	defaultTimeout  = time.Second
-	defaultInterval = 15 * time.Minute
+	// maxConnectTimeout bounds connect_timeout: a bus that cannot connect
+	// in a minute holds its meters' slots up for nothing.
+	maxConnectTimeout = time.Minute
+	defaultInterval   = 15 * time.Minute
 	// Kazakhstan keeps one zone, UTC+5, since 1 March 2024; current tz
 	// data has it as Asia/Almaty.
 	defaultTimezone = "Asia/Almaty"
@@ -241,6 +249,10 @@ func (b *Bus) validate(ch *config.Checker, path string, names map[string]bool) {
 	}
 	if b.Delay < 0 || b.Delay > maxTimeout {
 		ch.Errorf(path+".delay", "%s is outside 0..10s", b.Delay)
+	}
+	if b.ConnectTimeout < 0 || b.ConnectTimeout > maxConnectTimeout {
+		ch.Errorf(path+".connect_timeout", "%s is outside 0..%s", b.ConnectTimeout,
+			maxConnectTimeout)
 	}
 	switch {
 	case b.Guard < 0 || b.Guard > maxTimeout:
