@@ -3,6 +3,7 @@ package agent
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -439,4 +440,40 @@ func checkClockStepped(t *testing.T, events []Event, log *bytes.Buffer, step tim
 	if lines != 1 {
 		t.Errorf("clock step logged %d times, want once:\n%s", lines, log)
 	}
+}
+
+// TestClockUnsynced checks that readings stamped before the clock floor
+// have their numbers flagged clock_unsynced, and that going below the
+// floor and back above it are each reported once, also after a step back.
+func TestClockUnsynced(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		floor := at(10, 20, 0)
+		o := Options{ClockFloor: floor}
+		h := start(t, testConfig(0, meter("m1", "b1", 5*time.Minute)), o,
+			func(Meter, int, time.Time) (time.Duration, error) { return time.Second, nil })
+		h.clock.runUntil(at(10, 31, 0))
+		h.clock.stepWall(-20 * time.Minute) // back to 10:11, below the floor
+		h.clock.runUntil(at(10, 26, 0))
+		h.stop()
+
+		var got []string
+		for _, r := range h.sink.readings {
+			got = append(got, fmt.Sprintf("%s %s", r.Time.In(almaty).Format("15:04"),
+				r.Values[0].Quality))
+		}
+		want := []string{"10:10 clock_unsynced", "10:15 clock_unsynced", "10:20 good",
+			"10:25 good", "10:30 good", "10:15 clock_unsynced", "10:20 good", "10:25 good"}
+		if !slices.Equal(got, want) {
+			t.Errorf("readings\n%q\nwant\n%q", got, want)
+		}
+		var kinds []string
+		for _, e := range h.sink.events {
+			kinds = append(kinds, e.Kind.String())
+		}
+		wantKinds := []string{"clock_unsynced", "clock_synced", "clock_stepped",
+			"clock_unsynced", "clock_synced"}
+		if !slices.Equal(kinds, wantKinds) {
+			t.Errorf("events %q, want %q", kinds, wantKinds)
+		}
+	})
 }

@@ -27,6 +27,14 @@ const (
 	// it were stamped by the old clock, so times may repeat across it.
 	// It names no meter.
 	ClockStepped
+	// ClockUnsynced is emitted once when a reading is stamped by a clock
+	// that reads before ClockFloor: a box that booted without the time.
+	// Its readings' numbers carry quality clock_unsynced until
+	// ClockSynced. It names no meter.
+	ClockUnsynced
+	// ClockSynced is emitted once when the clock reads after the floor
+	// again; readings are good from then on. It names no meter.
+	ClockSynced
 )
 
 // String returns the kind as it is written in logs and on the wire.
@@ -40,6 +48,10 @@ func (k EventKind) String() string {
 		return "meter_replaced"
 	case ClockStepped:
 		return "clock_stepped"
+	case ClockUnsynced:
+		return "clock_unsynced"
+	case ClockSynced:
+		return "clock_synced"
 	}
 	return fmt.Sprintf("EventKind(%d)", int(k))
 }
@@ -48,7 +60,7 @@ func (k EventKind) String() string {
 // emitted once per change.
 type Event struct {
 	Kind  EventKind
-	Meter string    // meter ID as configured; empty for ClockStepped
+	Meter string    // meter ID as configured; empty for the clock's events
 	Time  time.Time // when the change was seen, UTC, on the new clock
 	Err   error     // the last failure, for MeterOffline
 

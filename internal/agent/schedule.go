@@ -74,6 +74,10 @@ type Options struct {
 	// meter failing, or missing slots, again; the lines left out are
 	// counted in the next one. 0 selects 15m.
 	LogEvery time.Duration
+	// ClockFloor is the earliest time the clock can read when it is set;
+	// readings stamped before it are flagged (see ClockUnsynced). The
+	// zero Time selects ClockFloor().
+	ClockFloor time.Time
 	// Log receives the scheduler's lines; the zero Logger discards them.
 	Log zerolog.Logger
 }
@@ -99,6 +103,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Location == nil {
 		o.Location = time.Local
+	}
+	if o.ClockFloor.IsZero() {
+		o.ClockFloor = ClockFloor()
 	}
 	switch {
 	case o.Retries == 0:
@@ -140,7 +147,8 @@ type Scheduler struct {
 	poller  Poller
 	sink    Sink
 	log     zerolog.Logger
-	clock   *stepWatch // every read of the clock, to see a step back once
+	clock   *stepWatch  // every read of the clock, to see a step back once
+	floor   *clockCheck // flags readings of a clock that was never set
 	buses   []*busLoop
 	running atomic.Bool
 
@@ -170,6 +178,7 @@ func NewScheduler(ctx context.Context, c *Config, p Poller, sink Sink,
 		sink:   sink,
 		log:    o.Log.With().Str(logging.Component, "scheduler").Logger(),
 		clock:  &stepWatch{clock: o.Clock},
+		floor:  &clockCheck{floor: o.ClockFloor},
 		stats:  map[string]*MeterStats{},
 	}
 	if err := s.addMeters(c); err != nil {
@@ -502,7 +511,24 @@ func (b *busLoop) answer(m *meterState, r reading.Reading, now time.Time) {
 	if r.Time.IsZero() {
 		r.Time = now.UTC()
 	}
+	b.s.checkClock(&r, now)
 	b.s.sink.Reading(r)
+}
+
+// checkClock flags r if the clock that stamped it was never set, and
+// reports the clock going below or back above its floor, once each.
+func (s *Scheduler) checkClock(r *reading.Reading, now time.Time) {
+	kind := s.floor.flag(r, now)
+	switch kind {
+	case 0:
+		return
+	case ClockUnsynced:
+		s.log.Error().Time(logging.Floor, s.floor.floor).
+			Msg("clock reads before this build was made: readings flagged clock_unsynced")
+	case ClockSynced:
+		s.log.Info().Msg("clock set: readings no longer flagged")
+	}
+	s.sink.Event(Event{Kind: kind, Time: now.UTC()})
 }
 
 // fail counts a failed slot and declares m offline after OfflineAfter of

@@ -12,6 +12,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/esep-kz/esep/internal/reading"
 )
 
@@ -68,11 +70,15 @@ func (p *fakePoller) Poll(ctx context.Context, m Meter) (reading.Reading, error)
 	p.mu.Lock()
 	p.inflight[m.Bus]--
 	p.calls = append(p.calls, call{m.ID, m.Bus, start, p.clock.Now(), err})
+	n := len(p.calls)
 	p.mu.Unlock()
 	if err != nil {
 		return reading.Reading{}, fmt.Errorf("cannot read meter %q: %w", m.ID, err)
 	}
-	return reading.Reading{Meter: m.ID}, nil // Time is left to the scheduler
+	// Time is left to the scheduler.
+	return reading.Reading{Meter: m.ID, Values: []reading.Value{{
+		Quantity: "energy_active_import_kwh", Unit: "kWh", Quality: reading.Good,
+		Number: decimal.NewFromInt(int64(n)), Places: 2}}}, nil
 }
 
 func (p *fakePoller) begin(m Meter, now time.Time) (time.Duration, error) {
@@ -170,6 +176,9 @@ func start(t *testing.T, c *Config, o Options, behave behaviour) *harness {
 		done: make(chan error, 1)}
 	h.poller = newFakePoller(h.clock, behave)
 	o.Clock, o.Location = h.clock, almaty
+	if o.ClockFloor.IsZero() {
+		o.ClockFloor = at(0, 0, 0).AddDate(-1, 0, 0) // the fake clock is set
+	}
 
 	ctx, cancel := context.WithCancel(t.Context())
 	s, err := NewScheduler(ctx, c, h.poller, h.sink, o)

@@ -23,4 +23,5 @@ const (
 	Took       = "took"       // duration of an operation
 	Suppressed = "suppressed" // similar lines left out since the last one
 	Step       = "step"       // how far the wall clock moved when it was stepped
+	Floor      = "floor"      // earliest time a set clock can read
 )
