@@ -256,7 +256,7 @@ func pymodbusPython(t testing.TB) string {
 	p := findPymodbusPython()
 	if p == "" {
 		Missing(t, "pymodbus for /usr/bin/python3 or python3 in PATH",
-			"apt-get install python3-pymodbus")
+			"apt-get install python3-pymodbus python3-serial python3-serial-asyncio, or make test")
 	}
 	return p
 }
