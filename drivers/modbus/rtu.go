@@ -36,10 +36,13 @@ type RTUOptions struct {
 	// caught.
 	//
 	// The master listens through a guard it waits out. A slave that sent
-	// nothing, not a byte on the line, from its failure to the guard's end
-	// is dead rather than slow: its next failures set no guard, so that a
-	// silent slave among many costs one timeout a cycle even when a cycle
-	// is shorter than the guard. Any frame of it, or a reply, ends that.
+	// nothing, not a byte on the line, through two guards in a row is
+	// dead rather than slow: its guard is then skipped when other
+	// transactions came between, so that a silent slave among many costs
+	// one timeout a cycle even when a cycle is shorter than the guard. It
+	// is kept when the same slave is asked twice in a row. Any frame of
+	// the slave, a CRC error or a short reply from it, or a reply, ends
+	// that.
 	Guard time.Duration
 
 	// ConnectTimeout bounds opening the line. Default 5 s.
@@ -90,6 +93,9 @@ type RTUTransport struct {
 	// guards holds the slaves whose last transaction ended without a
 	// whole reply, which may still arrive late (see RTUOptions.Guard).
 	guards map[byte]*slaveGuard
+	// lastSlave is the slave of the last transaction, whose late reply
+	// the next request to it would meet first.
+	lastSlave byte
 }
 
 // NewRTU returns an RTU transport that opens its line with open on the

@@ -2,12 +2,15 @@ package modbus
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -505,29 +508,47 @@ func newTestRTU(t *testing.T, addr string, opts RTUOptions) *RTUTransport {
 	return tr
 }
 
-// TestRTUGuardDeadOrSlow checks that a slave silent through a whole
-// guard sets no more guards, so that it costs a timeout a cycle however
-// short the cycle, and that a slave heard from, late, keeps its guard.
+// TestRTUGuardDeadOrSlow checks that a slave silent through two guards
+// in a row has its guard skipped when other slaves are asked between, so
+// that it costs a timeout a cycle however short the cycle; that the guard
+// stays when it is asked twice in a row; and that a slave heard from,
+// late or garbled, keeps its guard.
 func TestRTUGuardDeadOrSlow(t *testing.T) {
 	const guard = 150 * time.Millisecond
 	late := wireBytes(t, "01 03 02 00 2A 39 9B")
+	garbled := wireBytes(t, "01 03 02 00 2A 39 9C")
 	two := wireBytes(t, "02 03 02 00 2A 7D 9B")
+	// among answers slave 1 with r and slave 2 normally, turn about.
+	among := func(r []byte, n int) [][]byte {
+		var out [][]byte
+		for range n {
+			out = append(out, r, two)
+		}
+		return out
+	}
 	tests := []struct {
 		name string
 		line *timedLine
-		// reads are the slaves read in turn; guarded, whether the master
-		// waited at least the guard before each.
+		// reads are the slaves read in turn; guarded, whether slave 1 was
+		// asked at least the guard after it was last asked.
 		reads   []byte
 		guarded []bool
 		skipped uint64
 	}{
-		{"dead", &timedLine{},
-			[]byte{1, 1, 1, 1}, []bool{false, true, false, false}, 0},
+		{"dead among others", &timedLine{replies: among(nil, 4)},
+			[]byte{1, 2, 1, 2, 1, 2, 1, 2}, []bool{false, false, true, false, true, false,
+				false, false}, 0},
+		{"dead, asked twice in a row", &timedLine{replies: append(among(nil, 3), nil, nil)},
+			[]byte{1, 2, 1, 2, 1, 2, 1, 1}, []bool{false, false, true, false, true, false,
+				false, true}, 0},
 		{"late reply in the guard", &timedLine{late: late},
 			[]byte{1, 1, 1}, []bool{false, true, true}, 1},
-		{"dead, then heard among others",
-			&timedLine{replies: [][]byte{nil, nil, slices.Concat(late, two)}},
-			[]byte{1, 1, 2, 1, 1}, []bool{false, true, false, false, true}, 1},
+		{"garbled replies: alive", &timedLine{replies: among(garbled, 4)},
+			[]byte{1, 2, 1, 2, 1, 2, 1, 2}, []bool{false, false, true, false, true, false,
+				true, false}, 0},
+		{"dead, then heard among others", &timedLine{replies: [][]byte{nil, two, nil, two,
+			nil, slices.Concat(late, two), nil}},
+			[]byte{1, 2, 1, 2, 1, 2, 1}, []bool{false, false, true, false, true, false, true}, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -538,22 +559,122 @@ func TestRTUGuardDeadOrSlow(t *testing.T) {
 				t.Fatal(err)
 			}
 			c := NewClient(tr)
+			last := -1
 			for i, slave := range tt.reads {
 				_, err := c.ReadRegisters(t.Context(), slave, FuncHolding, 0, 1)
-				if slave == 1 && !errors.Is(err, ErrTimeout) {
-					t.Fatalf("read %d of slave 1: %v, want ErrTimeout", i, err)
-				}
-				if i == 0 {
+				if slave != 1 {
 					continue
 				}
-				gap := tt.line.writes[i].Sub(tt.line.writes[i-1])
-				if got := gap >= guard; got != tt.guarded[i] {
-					t.Errorf("read %d (slave %d) %v after the one before: guarded %v, want %v",
-						i, slave, gap, got, tt.guarded[i])
+				if err == nil {
+					t.Fatalf("read %d of slave 1 answered; the script has it fail", i)
 				}
+				if last >= 0 {
+					gap := tt.line.writes[i].Sub(tt.line.writes[last])
+					if got := gap >= guard; got != tt.guarded[i] {
+						t.Errorf("read %d of slave 1, %v after its last: guarded %v, want %v",
+							i, gap, got, tt.guarded[i])
+					}
+				}
+				last = i
 			}
 			if s := c.Stats(); s.Skipped != tt.skipped {
 				t.Errorf("%d frames skipped, want %d", s.Skipped, tt.skipped)
+			}
+		})
+	}
+}
+
+// slowSlave is an RTU slave behind a loopback TCP socket, as behind a
+// serial device server, whose registers hold their own addresses. It
+// answers its nth request after delays[n]: noReply drops the request,
+// badCRC answers at once with a corrupted CRC.
+type slowSlave struct {
+	addr   string
+	delays []time.Duration
+}
+
+const (
+	noReply = -1 * time.Nanosecond
+	badCRC  = -2 * time.Nanosecond
+)
+
+func startSlowSlave(t *testing.T, delays ...time.Duration) *slowSlave {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	s := &slowSlave{addr: ln.Addr().String(), delays: delays}
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go s.serve(conn)
+		}
+	}()
+	return s
+}
+
+func (s *slowSlave) serve(conn net.Conn) {
+	defer conn.Close()
+	var mu sync.Mutex // late replies may overlap
+	for n := 0; ; n++ {
+		req := make([]byte, 8)
+		if _, err := io.ReadFull(conn, req); err != nil {
+			return
+		}
+		d := time.Duration(0)
+		if n < len(s.delays) {
+			d = s.delays[n]
+		}
+		if d == noReply {
+			continue
+		}
+
+		addr, count := binary.BigEndian.Uint16(req[2:]), binary.BigEndian.Uint16(req[4:])
+		reply := []byte{req[0], req[1], byte(2 * count)}
+		for i := range count {
+			reply = binary.BigEndian.AppendUint16(reply, addr+i)
+		}
+		crc := CRC16(reply)
+		reply = append(reply, byte(crc), byte(crc>>8))
+		if d == badCRC {
+			reply[len(reply)-1] ^= 0xFF
+			d = 0
+		}
+		time.AfterFunc(d, func() {
+			mu.Lock()
+			defer mu.Unlock()
+			_, _ = conn.Write(reply)
+		})
+	}
+}
+
+// TestRTUSlowSlaveNeverMisread reads a slave that misses a request, or
+// garbles a reply, and then answers late: the late reply must never be
+// taken as the answer to the next request, whose registers differ.
+func TestRTUSlowSlaveNeverMisread(t *testing.T) {
+	const timeout, late = 100 * time.Millisecond, 150 * time.Millisecond
+	tests := []struct {
+		name  string
+		first time.Duration
+	}{
+		{"missed, then late", noReply},
+		{"garbled, then late", badCRC},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := startSlowSlave(t, tt.first, late, late, late)
+			c := NewClient(newTestRTU(t, s.addr, RTUOptions{Baud: 19200, Timeout: timeout}))
+			for i, addr := range []uint16{0, 100, 200, 300} {
+				regs, err := c.ReadRegisters(t.Context(), 1, FuncHolding, addr, 2)
+				if err == nil && regs[0] != addr {
+					t.Fatalf("read %d of registers %d-%d returned %v: another request's reply",
+						i, addr, addr+1, regs)
+				}
 			}
 		})
 	}

@@ -75,8 +75,9 @@ type Bus struct {
 	// Guard is how long an RTU bus waits before it addresses a slave
 	// again after that slave failed to answer, so that a late reply is
 	// not taken for the next one (FC-13); 0 selects the failed
-	// transaction's timeout. A slave that sends nothing through a whole
-	// guard is taken for dead and sets no more until it is heard from
+	// transaction's timeout. A slave that sends nothing through two
+	// guards in a row is taken for dead, and its guard is skipped while
+	// other slaves are asked between, until it is heard from
 	// (modbus.RTUOptions.Guard). TCP matches replies by transaction id
 	// and has no guard.
 	Guard time.Duration `yaml:"guard"`

@@ -29,13 +29,14 @@ func OpenEsep(b *Bus, opts modbus.RTUOptions) (*Esep, error) {
 // Close closes the serial port.
 func (e *Esep) Close() error { return e.client.Close() }
 
-// Poll reads cycle in turn cycles times and times it. Two cycles run
+// Poll reads cycle in turn cycles times and times it. Three cycles run
 // first, untimed: they open the port, and leave a silent unit as it is
-// in a long run, known dead after a guard listened through in vain (see
-// modbus.RTUOptions.Guard). That one guard is what a unit costs once,
-// when it falls silent; the timed cycles show what it costs each cycle.
+// in a long run, known dead after two guards listened through in vain
+// (see modbus.RTUOptions.Guard). Those guards are what a unit costs
+// once, when it falls silent; the timed cycles show what it costs each
+// cycle.
 func (e *Esep) Poll(ctx context.Context, cycle []Request, cycles int) (Run, error) {
-	if _, _, err := e.cycles(ctx, cycle, 2); err != nil {
+	if _, _, err := e.cycles(ctx, cycle, 3); err != nil {
 		return Run{}, err
 	}
 	return e.bus.measure(cycles, func() ([]Request, int, error) {
