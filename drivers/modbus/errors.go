@@ -1,6 +1,7 @@
 package modbus
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -186,10 +187,13 @@ func fromGoburrow(err error) error {
 	return fmt.Errorf("%w: %w", ErrBadFrame, err)
 }
 
-// ownErrors are the sentinels fromGoburrow passes through unchanged.
+// ownErrors are the errors fromGoburrow passes through unchanged: this
+// package's sentinels, and the end of the caller's context, which is no
+// fault of the frame.
 var ownErrors = []error{
 	ErrTimeout, ErrCRC, ErrShortFrame, ErrBadFrame, ErrWrongSlave,
 	ErrWrongFunction, ErrByteCount, ErrConnection, ErrInvalidRequest, ErrConfig, ErrClosed,
+	context.Canceled, context.DeadlineExceeded,
 }
 
 // isOwnError reports whether err wraps one of this package's sentinels or

@@ -679,3 +679,31 @@ func TestRTUSlowSlaveNeverMisread(t *testing.T) {
 		})
 	}
 }
+
+// TestRTUCancelled checks that a read whose context ends, in the guard
+// or waiting for the reply, reports the context's end and counts it as
+// cancelled, not as a malformed frame.
+func TestRTUCancelled(t *testing.T) {
+	s := startSlowSlave(t, noReply, noReply, noReply)
+	c := NewClient(newTestRTU(t, s.addr, RTUOptions{Baud: 19200,
+		Timeout: 50 * time.Millisecond, Guard: time.Second}))
+	if _, err := c.ReadRegisters(t.Context(), 1, FuncHolding, 0, 1); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("first read = %v, want a timeout", err)
+	}
+	for _, where := range []string{"in the guard", "waiting for the reply"} {
+		slave, d := byte(1), 100*time.Millisecond // in the guard of the first read
+		if where == "waiting for the reply" {
+			slave, d = 2, 10*time.Millisecond // before the 50 ms timeout
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), d)
+		_, err := c.ReadRegisters(ctx, slave, FuncHolding, 0, 1)
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrBadFrame) {
+			t.Errorf("read cancelled %s = %v, want the context's end, not a bad frame",
+				where, err)
+		}
+	}
+	if st := c.Stats(); st.Canceled != 2 || st.BadFrames != 0 {
+		t.Errorf("stats: %d cancelled, %d bad frames; want 2, 0", st.Canceled, st.BadFrames)
+	}
+}
