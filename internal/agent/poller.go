@@ -258,10 +258,20 @@ func (c cycle) reread(ctx context.Context, r modbus.BlockReader, pause func() er
 
 // transient reports whether a need that failed with err may be read if
 // its request is sent again at once. A refusal of the point (exception
-// 1–3, FC-12 item 3) comes back however often it is asked; a split the
-// plan deferred is its next cycle's work; the driver refuses an invalid
-// request before the wire, and a closed bus stays closed.
+// 1–3, FC-12 item 3) comes back however often it is asked; a gateway's
+// exception 10 is its configuration, and its 11 means it already waited
+// its own timeout for the meter, so asking again at once only doubles
+// the wait (the scheduler's retryable agrees); a split the plan deferred
+// is its next cycle's work; the driver refuses an invalid request before
+// the wire, and a closed bus stays closed.
 func transient(err error) bool {
+	var ex *modbus.ExceptionError
+	if errors.As(err, &ex) {
+		switch ex.Class() {
+		case modbus.ClassGatewayConfig, modbus.ClassGatewayTransient:
+			return false
+		}
+	}
 	switch {
 	case err == nil, isPermanent(err), errors.Is(err, modbus.ErrSplitDeferred),
 		errors.Is(err, modbus.ErrInvalidRequest), errors.Is(err, modbus.ErrClosed):
@@ -332,6 +342,23 @@ func cumulative(pr *modbus.Profile, vs []reading.Value) []reading.Value {
 		if i < len(vs) && pt.Cumulative != nil && *pt.Cumulative && vs[i].HasNumber() {
 			out = append(out, vs[i])
 		}
+	}
+	return out
+}
+
+// mergeValues returns old with each quantity of fresh put in place of
+// its old value, or added: a quantity this poll could not read keeps the
+// last number read, so that a replacement right after a partial poll
+// still carries every index of the old meter.
+func mergeValues(old, fresh []reading.Value) []reading.Value {
+	out := slices.Clone(old)
+	for _, v := range fresh {
+		i := slices.IndexFunc(out, func(o reading.Value) bool { return o.Quantity == v.Quantity })
+		if i < 0 {
+			out = append(out, v)
+			continue
+		}
+		out[i] = v
 	}
 	return out
 }

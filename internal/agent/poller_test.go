@@ -156,6 +156,8 @@ func TestPollerRetriesTransientFailure(t *testing.T) {
 		faults  sim.Faults
 		bad     map[reading.Quantity]reading.Quality // values left flagged
 		wantErr bool
+		retries int // of the failed request: 2, or 0 where noRetry
+		noRetry bool
 	}{
 		// Every second request fails, the value block at 70 among them,
 		// and again when first sent again.
@@ -163,27 +165,36 @@ func TestPollerRetriesTransientFailure(t *testing.T) {
 		{name: "no reply to every second request", faults: sim.Faults{SilentEvery: 2}},
 		{name: "busy for good", bad: block70,
 			faults: busy(sim.ReadInputRegisters, 70, 10, modbus.ServerDeviceBusy)},
-		{name: "gateway target silent for good", bad: block70,
+		// The gateway waited its own timeout already: no retry at once.
+		{name: "gateway target silent", bad: block70, noRetry: true,
 			faults: busy(sim.ReadInputRegisters, 70, 10, modbus.GatewayTargetFailedToRespond)},
+		{name: "gateway path unavailable", bad: block70, noRetry: true,
+			faults: busy(sim.ReadInputRegisters, 70, 10, modbus.GatewayPathUnavailable)},
 		{name: "serial busy for good", wantErr: true,
 			faults: busy(sim.ReadHoldingRegisters, sdmSerialReg, 2, modbus.Acknowledge)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			checkRetries(t, tt.faults, tt.bad, tt.wantErr)
+			retries := 2
+			if tt.noRetry {
+				retries = 0
+			}
+			checkRetries(t, tt.faults, tt.bad, tt.wantErr, retries)
 		})
 	}
 }
 
 func checkRetries(t *testing.T, f sim.Faults, bad map[reading.Quantity]reading.Quality,
-	wantErr bool) {
+	wantErr bool, retries int) {
 	t.Helper()
 	const delay = 20 * time.Millisecond
 	units := sim.NewUnits()
 	mustNot(t, units.SetDevice(1, simBank(sdmUnit(1111, sdmPoints))))
 	mustNot(t, units.SetFaults(1, f))
-	bus := startSimRTU(t, units, 100*time.Millisecond) + "\n    delay: " + delay.String()
+	// A timeout well above the simulated line's worst case: this test
+	// counts requests, and a loaded machine must not add timeouts.
+	bus := startSimRTU(t, units, 500*time.Millisecond) + "\n    delay: " + delay.String()
 	c := loadTestConfig(t, t.TempDir(), bus, 1)
 	p, _ := newTestPoller(t, c)
 
@@ -199,13 +210,12 @@ func checkRetries(t *testing.T, f sim.Faults, bad map[reading.Quantity]reading.Q
 		checkValues(t, r, sdmPoints, bad)
 	}
 
-	// One request failed, and failed again when first sent again.
-	const retries = 2
+	// One request failed, and failed again each time it was sent again.
 	if got, want := requests(p), uint64(sdmValueRequests+sdmIdentityRequests+retries); got != want {
 		t.Errorf("Poll made %d requests, want %d: each request once, the failed one %d "+
 			"times more", got, want, retries)
 	}
-	if took < retries*delay {
+	if took < time.Duration(retries)*delay {
 		t.Errorf("Poll took %s, want at least the bus delay %s before each of %d retries",
 			took, delay, retries)
 	}
