@@ -166,7 +166,7 @@ func (p *ModbusPoller) remember(m *meterPoller, r reading.Reading, d modbus.Deco
 	}
 
 	if vs := cumulative(m.profile, r.Values); len(vs) > 0 {
-		rec.Values, rec.Time = vs, r.Time
+		rec.Values, rec.Time = mergeValues(rec.Values, vs), r.Time
 	}
 	if err := p.state.Put(m.ID, rec, now); err != nil {
 		m.log.Error().Err(err).Msg("cannot keep the meter's state")

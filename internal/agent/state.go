@@ -36,8 +36,9 @@ const stateFlushEvery = 5 * time.Minute
 // seen as a replacement.
 type MeterRecord struct {
 	Serial, Model, Firmware string
-	// Values are the cumulative values of the last poll that read any,
-	// with a number, and Time when that poll completed.
+	// Values are the last number read of each cumulative quantity, and
+	// Time when the last poll that read any of them completed; a value a
+	// later poll could not read keeps its older number.
 	Values []reading.Value
 	Time   time.Time
 }
@@ -70,8 +71,8 @@ type recordJSON struct {
 }
 
 // OpenState reads the state file in dir, making dir when it is missing.
-// A file that cannot be read as state is moved aside, logged, and
-// replaced by an empty state: the agent must keep metering, and loses
+// A file that cannot be read, or not read as state, is moved aside,
+// logged, and replaced by an empty state: the agent must keep metering, and loses
 // only the detection of a replacement made while it was down.
 func OpenState(dir string, log zerolog.Logger) (*State, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
@@ -88,7 +89,10 @@ func OpenState(dir string, log zerolog.Logger) (*State, error) {
 		s.log.Info().Str(logging.Path, s.path).Msg("no state file: starting with none")
 		return s, nil
 	case err != nil:
-		return nil, fmt.Errorf("cannot read state file %q: %w", s.path, err)
+		// A directory in its place, a symlink loop or failing flash:
+		// the same as a file that does not decode.
+		s.setAside(err)
+		return s, nil
 	}
 
 	if err := s.decode(data); err != nil {

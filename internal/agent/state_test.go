@@ -128,6 +128,26 @@ func TestStateCannotSetAside(t *testing.T) {
 	}
 }
 
+// TestStateFileNotReadable checks that a state path that cannot be read
+// at all, a directory in the file's place, is set aside and the agent
+// starts, its first write making a good file.
+func TestStateFileNotReadable(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, stateFile), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	s := openTestState(t, dir)
+	if err := s.Put("m1", testRecord("1111"), true); err != nil {
+		t.Fatalf("Put after setting aside: %v", err)
+	}
+	if r, ok := openTestState(t, dir).Meter("m1"); !ok || r.Serial != "1111" {
+		t.Errorf("state holds %+v, %v; want serial 1111", r, ok)
+	}
+	if aside, _ := filepath.Glob(filepath.Join(dir, stateFile+".bad-*")); len(aside) != 1 {
+		t.Errorf("set aside: %v, want the directory", aside)
+	}
+}
+
 // TestStateRemovesStaleTemps checks that temporary files of writes cut
 // short by a power cut are removed at start, and others left alone.
 func TestStateRemovesStaleTemps(t *testing.T) {
@@ -164,5 +184,36 @@ func checkNoTempFiles(t *testing.T, dir string) {
 	}
 	if !slices.Equal(names, []string{stateFile}) || strings.Contains(strings.Join(names, ""), "tmp") {
 		t.Errorf("state directory holds %v, want %s alone", names, stateFile)
+	}
+}
+
+func TestMergeValues(t *testing.T) {
+	v := func(q, n string) reading.Value {
+		return reading.Value{Quantity: reading.Quantity(q), Quality: reading.Good,
+			Number: decimal.RequireFromString(n), Places: 2}
+	}
+	tests := []struct {
+		name       string
+		old, fresh []reading.Value
+		want       []string
+	}{
+		{"first poll", nil, []reading.Value{v("import", "1")}, []string{"import 1"}},
+		{"all read again", []reading.Value{v("import", "1"), v("export", "2")},
+			[]reading.Value{v("import", "3"), v("export", "4")}, []string{"import 3", "export 4"}},
+		{"one not read: kept", []reading.Value{v("import", "1"), v("export", "2")},
+			[]reading.Value{v("import", "3")}, []string{"import 3", "export 2"}},
+		{"a new one", []reading.Value{v("import", "1")}, []reading.Value{v("export", "2")},
+			[]string{"import 1", "export 2"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, x := range mergeValues(tt.old, tt.fresh) {
+				got = append(got, string(x.Quantity)+" "+x.Number.String())
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("mergeValues(%v, %v) = %q, want %q", tt.old, tt.fresh, got, tt.want)
+			}
+		})
 	}
 }
