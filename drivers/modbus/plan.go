@@ -310,10 +310,11 @@ type NeedResult struct {
 // plan bisects it over its needs and keeps what it learns: the next cycles
 // issue the requests that work and skip the needs the device refuses,
 // reporting them as errors. A refusal expires: a refused need is asked
-// again after PlanOptions.RefusedCycles cycles, and when the device
-// refuses every need the plan asks again at once, with its first requests,
-// each cycle; a device that boots, or is being replaced, refuses
-// everything for a while. Reset forgets every refusal.
+// again after PlanOptions.RefusedCycles cycles. A device that boots, or
+// is being replaced, refuses everything for a while: when it refuses
+// every need, each cycle starts again from the merged plan, and so does
+// the cycle after a need refused before is read. Reset forgets every
+// refusal.
 type DevicePlan struct {
 	plan    Plan
 	refuses func(error) bool
@@ -351,6 +352,11 @@ func NewDevicePlan(needs []Need, opt PlanOptions) (*DevicePlan, error) {
 func (d *DevicePlan) Reset() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.reset()
+}
+
+// reset is Reset under d.mu.
+func (d *DevicePlan) reset() {
 	d.entries = d.entries[:0]
 	for _, b := range d.plan.Blocks {
 		d.entries = append(d.entries, planEntry{block: b})
@@ -405,10 +411,11 @@ func (d *DevicePlan) Read(ctx context.Context, read BlockReader) []NeedResult {
 		results: make([]NeedResult, len(d.plan.Needs)),
 	}
 	if d.allRefused() {
-		c.reprobe(d.plan.Blocks, d.entries)
-		d.entries = c.next
-		return c.results
+		// Booting, swapped, or recovered but for some needs: the cycle
+		// starts from the merged plan, as a new device's first does.
+		d.reset()
 	}
+	recovered := false
 	for _, e := range d.entries {
 		if !e.due() {
 			e.skips--
@@ -417,8 +424,16 @@ func (d *DevicePlan) Read(ctx context.Context, read BlockReader) []NeedResult {
 			continue
 		}
 		c.attempt(e.block, nil)
+		recovered = recovered || e.refused != nil && c.results[e.block.Needs[0]].Err == nil
 	}
 	d.entries = c.next
+	if recovered {
+		// A need refused before was read: the device changed, as one
+		// does after booting or a swap, and the splits learnt from it
+		// may no longer hold. The next cycle starts from the merged
+		// plan and learns afresh what is still refused.
+		d.reset()
+	}
 	return c.results
 }
 
@@ -431,39 +446,6 @@ type planCycle struct {
 	expiry  int
 	results []NeedResult
 	next    []planEntry // the entries the next cycle starts from
-}
-
-// reprobe asks a device that refused every need again, with the first
-// plan's blocks, one request each and no splitting. A block read whole
-// is back in the plan; the needs of the others stay refused, due again
-// next cycle, so a device that is still booting costs what a normal cycle
-// costs and one that recovered in part has its rest asked for singly.
-func (c *planCycle) reprobe(blocks []Block, refused []planEntry) {
-	old := make(map[int]planEntry, len(refused))
-	for _, e := range refused {
-		old[e.block.Needs[0]] = e
-	}
-	for _, b := range blocks {
-		words, err := c.readBlock(b)
-		if err == nil {
-			c.file(b, words)
-			c.next = append(c.next, planEntry{block: b})
-			continue
-		}
-
-		refusal := c.refuses != nil && c.refuses(err)
-		for _, i := range b.Needs {
-			e := old[i]
-			e.skips = 0
-			if refusal {
-				e.refused = c.refusal(e.block, err)
-				c.results[i].Err = e.refused
-			} else {
-				c.results[i].Err = fmt.Errorf("read %s: %w", b, err)
-			}
-			c.next = append(c.next, e)
-		}
-	}
 }
 
 // attempt reads b and files the outcome. A refused block of several
