@@ -174,12 +174,19 @@ func (s *RTUServer) serve(frames <-chan frame) {
 }
 
 // link makes path a symbolic link to target. A symbolic link left there
-// by an earlier run is replaced, but not a file of another kind.
+// by an earlier run, whose pty is gone, is replaced; one to a pty that
+// still exists belongs to a simulator still running, and a file of
+// another kind to someone else: both are left alone.
 func link(target, path string) error {
 	if fi, err := os.Lstat(path); err == nil {
 		if fi.Mode()&os.ModeSymlink == 0 {
 			return fmt.Errorf("cannot link %q to pty %q: it exists and is not a symbolic link: %w",
 				path, target, ErrInvalidConfig)
+		}
+		if old, err := os.Readlink(path); err == nil && ptyExists(old) {
+			return fmt.Errorf("cannot link %q to pty %q: it links to %q, which another "+
+				"simulator may still serve (stop it, or remove the link): %w",
+				path, target, old, ErrInvalidConfig)
 		}
 		_ = os.Remove(path)
 	}
@@ -187,6 +194,13 @@ func link(target, path string) error {
 		return fmt.Errorf("cannot link %q to pty %q: %w", path, target, err)
 	}
 	return nil
+}
+
+// ptyExists reports whether the pty at path is there: a pty's device
+// node goes when its last holder closes it.
+func ptyExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // unlink removes path if it still links to target: another simulator may

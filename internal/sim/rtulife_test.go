@@ -55,6 +55,34 @@ func TestRTULink(t *testing.T) {
 	}
 }
 
+// TestRTULinkInUse checks that a second simulator given the link of a
+// running one leaves it alone: the first keeps its link, before and
+// after the second gives up.
+func TestRTULinkInUse(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "riser")
+	first, err := ServeRTU(t.Context(), testUnits(t), RTUConfig{Baud: 19200, Link: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	target, err := os.Readlink(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	second, err := ServeRTU(t.Context(), testUnits(t), RTUConfig{Baud: 19200, Link: path})
+	if !errors.Is(err, ErrInvalidConfig) {
+		if second != nil {
+			_ = second.Close()
+		}
+		t.Fatalf("second ServeRTU on a link in use: %v; want ErrInvalidConfig", err)
+	}
+	if got, _ := os.Readlink(path); got != target {
+		t.Errorf("link now goes to %q, want the first simulator's %q", got, target)
+	}
+}
+
 func TestRTUStopsWithContext(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(t.Context())
