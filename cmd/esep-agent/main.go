@@ -31,8 +31,8 @@ const defaultConfig = "/etc/esep/agent.yaml"
 func runCommand() cli.Command {
 	return cli.Command{
 		Name: "run",
-		Summary: "poll the meters until SIGINT or SIGTERM; readings and events go to stdout " +
-			"as JSON lines (interim, until the spool and MQTT uplink)",
+		Summary: "poll the meters until SIGINT or SIGTERM, spooling readings and events and " +
+			"publishing them over MQTT (or, without an uplink section, printing JSON lines)",
 		Flags: func(fs *flag.FlagSet) func(context.Context, *cli.Env, []string) error {
 			path := fs.String("config", defaultConfig, "configuration file")
 			return func(ctx context.Context, env *cli.Env, _ []string) error {
@@ -40,10 +40,7 @@ func runCommand() cli.Command {
 				if err != nil {
 					return err
 				}
-				// TODO: stdout is an interim sink; issue #4 (durable spool
-				// and MQTT uplink) replaces it so no reading is lost.
-				sink := agent.NewJSONLines(env.Stdout, env.Log)
-				return agent.Run(ctx, c, sink, env.Log)
+				return agent.Run(ctx, c, env.Stdout, env.Log)
 			}
 		},
 	}

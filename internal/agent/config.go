@@ -12,6 +12,7 @@ import (
 
 	"github.com/esep-kz/esep/drivers/modbus"
 	"github.com/esep-kz/esep/internal/config"
+	"github.com/esep-kz/esep/internal/uplink"
 )
 
 // Bus transports an agent can poll over.
@@ -26,6 +27,14 @@ type Config struct {
 	Agent  AgentSection `yaml:"agent"`
 	Buses  []Bus        `yaml:"buses"`
 	Meters []Meter      `yaml:"meters"`
+	// Spool is where readings wait for the uplink; see SpoolSection.
+	Spool SpoolSection `yaml:"spool"`
+	// Uplink is the MQTT broker the readings go to. Without it the agent
+	// writes readings and events as JSON lines on its standard output,
+	// for trying it out and for commissioning: nothing is spooled then.
+	Uplink *uplink.Config `yaml:"uplink"`
+	// Health is the local health and metrics endpoint.
+	Health HealthSection `yaml:"health"`
 
 	location *time.Location  // Agent.Timezone, set by Validate
 	profiles modbus.Profiles // shipped and ProfilesDir, set by LoadConfig
@@ -136,6 +145,7 @@ func LoadConfig(path string) (*Config, error) {
 	if err := c.loadProfiles(path); err != nil {
 		return nil, err
 	}
+	c.setSpoolSize()
 	return &c, nil
 }
 
@@ -191,6 +201,7 @@ func (c *Config) Validate(ch *config.Checker) {
 	for i := range c.Meters {
 		c.Meters[i].validate(ch, fmt.Sprintf("meters[%d]", i), buses, seen, slaves)
 	}
+	c.validateDelivery(ch)
 }
 
 func (a *AgentSection) validate(ch *config.Checker) {

@@ -16,7 +16,7 @@ import (
 // relative to base, the configuration file's directory, so that the
 // agent finds them whatever directory it was started in.
 func (c *Config) resolveDirs(base string) {
-	for _, dir := range []*string{&c.Agent.ProfilesDir, &c.Agent.StateDir} {
+	for _, dir := range []*string{&c.Agent.ProfilesDir, &c.Agent.StateDir, &c.Spool.Path} {
 		if *dir != "" && !filepath.IsAbs(*dir) {
 			*dir = filepath.Join(base, *dir)
 		}

@@ -95,9 +95,10 @@ type jsonEvent struct {
 //	 "old_time":"...","new_values":[...]}
 //	{"type":"event","kind":"clock_stepped","time":"...","step":"-6h0m0s"}
 //
-// TODO: JSONLines is the agent's interim sink. Issue #4 brings the
-// on-disk spool and the MQTT uplink, which take its place; until then a
-// reading written to a closed stream is lost, which the spool prevents.
+// JSONLines is the sink of an agent without an uplink section: for
+// commissioning and trying the agent out. Nothing is spooled, so a
+// reading written to a closed stream is lost; an agent in service has an
+// uplink, whose SpoolSink keeps every reading until the broker has it.
 type JSONLines struct {
 	log zerolog.Logger
 

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"io"
 	"strings"
 
 	"github.com/rs/zerolog"
@@ -11,10 +12,12 @@ import (
 )
 
 // Run is the agent: it polls the meters of c, which LoadConfig returned,
-// until ctx is cancelled, and hands every reading and event to sink. It
-// returns once every bus goroutine has stopped, every bus is closed and
-// the state is written.
-func Run(ctx context.Context, c *Config, sink Sink, log zerolog.Logger) error {
+// until ctx is cancelled. With an uplink section, every reading and event
+// is spooled and published from the spool; without one, they are
+// written to stdout as JSON lines. It returns once every bus goroutine
+// has stopped, every bus is closed, the state is written and the uplink
+// has said it goes offline.
+func Run(ctx context.Context, c *Config, stdout io.Writer, log zerolog.Logger) error {
 	log = log.With().Str(logging.Agent, c.Agent.ID).Logger()
 	logLoaded(c, log)
 
@@ -22,12 +25,21 @@ func Run(ctx context.Context, c *Config, sink Sink, log zerolog.Logger) error {
 	if err != nil {
 		return err
 	}
-	p, err := NewModbusPoller(ctx, c, PollerOptions{State: state, Sink: sink, Log: log})
+	d, err := startDelivery(ctx, c, state, stdout, log)
 	if err != nil {
 		return err
 	}
-	s, err := NewScheduler(ctx, c, p, sink, Options{Location: c.Location(), Log: log})
+	defer d.close()
+
+	p, err := NewModbusPoller(ctx, c, PollerOptions{State: state, Sink: d.sink, Log: log})
 	if err != nil {
+		return err
+	}
+	s, err := NewScheduler(ctx, c, p, d.sink, Options{Location: c.Location(), Log: log})
+	if err != nil {
+		return errors.Join(err, p.Close())
+	}
+	if err := d.serveHealth(ctx, c, s); err != nil {
 		return errors.Join(err, p.Close())
 	}
 
