@@ -1,6 +1,7 @@
 package uplink
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -36,4 +37,45 @@ func BenchmarkThroughput(b *testing.B) {
 
 	b.ReportMetric(float64(b.N)/took.Seconds(), "readings/s")
 	b.ReportMetric(float64(u.Status().MeanLatency.Microseconds()), "µs/batch-ack")
+}
+
+// backlog14Days is 14 days of 250 meters read every 15 minutes: what a
+// building's spool holds after a two-week outage of its uplink.
+const backlog14Days = 250 * 96 * 14
+
+// BenchmarkDrain14Days drains a spool holding backlog14Days readings
+// through Mosquitto on this machine to a subscriber, each iteration a
+// whole backlog, and reports how long it took against the goal of a
+// minute.
+func BenchmarkDrain14Days(b *testing.B) {
+	m := testkit.StartMosquitto(b, testkit.MosquittoOptions{MaxQueuedMessages: -1})
+	c := testConfig(m)
+	c.BatchItems = 50
+	for b.Loop() {
+		b.StopTimer()
+		sub := newSubscriber(b, m, subSpec{})
+		sp := openSpool(b)
+		for left := backlog14Days; left > 0; left -= 1000 {
+			appendSpool(b, sp, min(left, 1000))
+		}
+		b.StartTimer()
+
+		start := time.Now()
+		_, stop := runUplink(b, c, sp, testOptions(nil))
+		// Past the goal the figure is still worth printing: wait longer
+		// than waitFor would.
+		for sub.distinct() < backlog14Days || !spoolDrained(sp)() {
+			if time.Since(start) > 10*time.Minute {
+				b.Fatalf("%d of %d readings after 10 minutes", sub.distinct(), backlog14Days)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		took := time.Since(start)
+		stop()
+
+		b.ReportMetric(took.Seconds(), "s/backlog")
+		fmt.Printf("REPORT: uplink drain of %d readings (14 days of 250 meters at 15 min) "+
+			"through Mosquitto: %.1f s, %.0f readings/s (goal < 60 s)\n",
+			backlog14Days, took.Seconds(), backlog14Days/took.Seconds())
+	}
 }
