@@ -34,28 +34,11 @@ func BenchmarkAgent1024Meters(b *testing.B) {
 	dir := b.TempDir()
 	agentBin := buildBinary(b, dir, "esep-agent")
 	simBin := buildBinary(b, dir, "esep-sim")
-	addrs := make([]string, benchBuses)
-	for i := range addrs {
-		addrs[i] = "127.0.0.1:" + strconv.Itoa(testkit.FreePort(b))
-	}
-
-	sim := testkit.NewProcess(b, simBin, "serve", "-config",
-		writeBenchFile(b, dir, "sim.yaml", simConfig(addrs)))
-	if err := sim.Start(); err != nil {
-		b.Fatal(err)
-	}
-	for _, a := range addrs {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err := testkit.WaitTCP(ctx, a)
-		cancel()
-		if err != nil {
-			b.Fatalf("simulator did not listen: %v\n%s", err, sim.LogTail(2000))
-		}
-	}
+	addrs := startBenchSim(b, dir, simBin, benchBuses, benchMeters)
 
 	for b.Loop() {
 		reads, rssKB, cpu := runAgent(b, agentBin, writeBenchFile(b, dir, "agent.yaml",
-			agentConfig(addrs, filepath.Join(dir, "state"))))
+			agentConfig(addrs, filepath.Join(dir, "state"), benchMeters, "")))
 		if reads == 0 {
 			b.Fatal("the agent produced no readings")
 		}
@@ -67,6 +50,29 @@ func BenchmarkAgent1024Meters(b *testing.B) {
 		fmt.Printf("REPORT: agent CPU per 1000 meter reads: %d ms (%d reads in %s)\n",
 			perK.Milliseconds(), reads, benchRunFor)
 	}
+}
+
+// startBenchSim starts esep-sim serving meters SDM120 meters on buses
+// Modbus TCP gateways, and returns their addresses.
+func startBenchSim(b *testing.B, dir, simBin string, buses, meters int) []string {
+	addrs := make([]string, buses)
+	for i := range addrs {
+		addrs[i] = "127.0.0.1:" + strconv.Itoa(testkit.FreePort(b))
+	}
+	sim := testkit.NewProcess(b, simBin, "serve", "-config",
+		writeBenchFile(b, dir, "sim.yaml", simConfig(addrs, meters)))
+	if err := sim.Start(); err != nil {
+		b.Fatal(err)
+	}
+	for _, a := range addrs {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := testkit.WaitTCP(ctx, a)
+		cancel()
+		if err != nil {
+			b.Fatalf("simulator did not listen: %v\n%s", err, sim.LogTail(2000))
+		}
+	}
+	return addrs
 }
 
 // runAgent runs the agent for benchRunFor and returns how many readings
@@ -148,27 +154,29 @@ func writeBenchFile(b *testing.B, dir, name, body string) string {
 	return p
 }
 
-// perBus spreads benchMeters over the buses: slave IDs 1..n on each.
-func perBus(bus int) int {
-	n := benchMeters / benchBuses
-	if bus < benchMeters%benchBuses {
+// perBus spreads meters over buses buses: slave IDs 1..n on bus bus.
+func perBus(meters, buses, bus int) int {
+	n := meters / buses
+	if bus < meters%buses {
 		n++
 	}
 	return n
 }
 
-func simConfig(addrs []string) string {
+func simConfig(addrs []string, meters int) string {
 	var s strings.Builder
 	s.WriteString("buses:\n")
 	for i, a := range addrs {
 		fmt.Fprintf(&s, "  - name: gw%d\n    transport: tcp\n    listen: %s\n"+
 			"    units:\n      - slave: 1-%d\n        profile: eastron-sdm120\n",
-			i, a, perBus(i))
+			i, a, perBus(meters, len(addrs), i))
 	}
 	return s.String()
 }
 
-func agentConfig(addrs []string, state string) string {
+// agentConfig configures meters meters on the gateways at addrs, polled
+// every second, and appends extra sections.
+func agentConfig(addrs []string, state string, meters int, extra string) string {
 	var s strings.Builder
 	fmt.Fprintf(&s, "agent:\n  id: bench\n  state_dir: %s\nbuses:\n", state)
 	for i, a := range addrs {
@@ -176,10 +184,10 @@ func agentConfig(addrs []string, state string) string {
 	}
 	s.WriteString("meters:\n")
 	for i := range addrs {
-		for slave := 1; slave <= perBus(i); slave++ {
+		for slave := 1; slave <= perBus(meters, len(addrs), i); slave++ {
 			fmt.Fprintf(&s, "  - {id: m%d-%d, bus: gw%d, slave: %d, "+
 				"profile: eastron-sdm120, interval: 1s}\n", i, slave, i, slave)
 		}
 	}
-	return s.String()
+	return s.String() + extra
 }
