@@ -15,6 +15,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/rs/zerolog"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/esep-kz/esep/internal/testkit"
 	"github.com/esep-kz/esep/internal/wire"
@@ -230,4 +231,49 @@ func TestAgentBrokerDownWholeRun(t *testing.T) {
 			t.Errorf("meter %s readings out of order: %v", m, ts)
 		}
 	}
+}
+
+// TestAgentKeepsPollingWhenRefused runs the agent against a broker that
+// refuses its password: it keeps polling and spooling, and its metrics
+// show the readings waiting and the uplink down.
+func TestAgentKeepsPollingWhenRefused(t *testing.T) {
+	broker := testkit.StartMosquitto(t, testkit.MosquittoOptions{
+		Users: map[string]string{"bldg-1": "right"}})
+	mb := testkit.StartModbusTCP(t, testkit.RegisterMap{1: sdmUnit(1111, sdmPoints),
+		2: sdmUnit(2222, sdmPoints)})
+	t.Setenv("ESEP_TEST_MQTT_PASSWORD", "wrong")
+	health := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
+	c := agentWithUplink(t, mb.Addr(), broker.URL(), health, t.TempDir())
+	c.Uplink.Username = "bldg-1"
+	if err := c.Uplink.Password.UnmarshalYAML(&yaml.Node{Kind: yaml.ScalarNode,
+		Value: "ESEP_TEST_MQTT_PASSWORD"}); err != nil {
+		t.Fatal(err)
+	}
+
+	stop := runAgent(t, c)
+	defer stop()
+	waitFor(t, "readings waiting in the spool", 30*time.Second, func() bool {
+		resp, err := http.Get("http://" + health + "/metrics")
+		if err != nil {
+			return false // not listening yet
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		body := string(b)
+		return strings.Contains(body, "esep_agent_uplink_connected 0") &&
+			metricAtLeast(body, "esep_agent_spool_pending_records", 6) &&
+			strings.Contains(body, `esep_agent_polls_total{meter="apt-2",result="ok"}`)
+	})
+}
+
+// metricAtLeast reports whether the unlabelled metric name is at least
+// want in the Prometheus text body.
+func metricAtLeast(body, name string, want float64) bool {
+	for _, l := range strings.Split(body, "\n") {
+		var v float64
+		if _, err := fmt.Sscanf(l, name+" %g", &v); err == nil {
+			return v >= want
+		}
+	}
+	return false
 }
