@@ -35,6 +35,12 @@ const (
 	// ClockSynced is emitted once when the clock reads after the floor
 	// again; readings are good from then on. It names no meter.
 	ClockSynced
+	// BusDown is emitted once when every meter of a bus failed in a row
+	// to connect: the adapter, the cable or the gateway, not the meters.
+	// It names the bus, and no meter.
+	BusDown
+	// BusUp is emitted once when a poll gets through a bus that was down.
+	BusUp
 )
 
 // String returns the kind as it is written in logs and on the wire.
@@ -52,6 +58,10 @@ func (k EventKind) String() string {
 		return "clock_unsynced"
 	case ClockSynced:
 		return "clock_synced"
+	case BusDown:
+		return "bus_down"
+	case BusUp:
+		return "bus_up"
 	}
 	return fmt.Sprintf("EventKind(%d)", int(k))
 }
@@ -60,9 +70,10 @@ func (k EventKind) String() string {
 // emitted once per change.
 type Event struct {
 	Kind  EventKind
-	Meter string    // meter ID as configured; empty for the clock's events
+	Meter string    // meter ID as configured; empty for the clock's and buses' events
+	Bus   string    // bus name as configured, for BusDown and BusUp
 	Time  time.Time // when the change was seen, UTC, on the new clock
-	Err   error     // the last failure, for MeterOffline
+	Err   error     // the last failure, for MeterOffline and BusDown
 
 	// Step is how far the wall clock moved, for ClockStepped: negative
 	// when it went back.

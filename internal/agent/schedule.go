@@ -200,8 +200,11 @@ func (s *Scheduler) addMeters(c *Config) error {
 		if b == nil {
 			return fmt.Errorf("meter %q is on bus %q, which is not configured", m.ID, m.Bus)
 		}
-		if m.Interval <= 0 || (24*time.Hour)%m.Interval != 0 {
-			return fmt.Errorf("meter %q: interval %s does not divide a day", m.ID, m.Interval)
+		if m.Interval <= 0 {
+			return fmt.Errorf("meter %q: interval %s is not above 0", m.ID, m.Interval)
+		}
+		if why := intervalMisfit(m.Interval); why != "" {
+			return fmt.Errorf("meter %q: interval %s: %s", m.ID, m.Interval, why)
 		}
 		if s.stats[m.ID] != nil {
 			return fmt.Errorf("meter %q is configured twice", m.ID)
@@ -585,6 +588,7 @@ func (b *busLoop) reached(m *meterState, err error) {
 		if b.down {
 			b.down = false
 			b.log.Info().Int(logging.Count, len(b.meters)).Msg("bus reachable again")
+			b.s.sink.Event(Event{Kind: BusUp, Bus: b.bus.Name, Time: b.now().UTC()})
 		}
 		return
 	}
@@ -596,6 +600,7 @@ func (b *busLoop) reached(m *meterState, err error) {
 	if !b.down && b.unreached == len(b.meters) {
 		b.down = true
 		b.log.Warn().Err(err).Int(logging.Count, len(b.meters)).Msg("bus unreachable")
+		b.s.sink.Event(Event{Kind: BusDown, Bus: b.bus.Name, Time: b.now().UTC(), Err: err})
 	}
 }
 

@@ -362,7 +362,8 @@ func TestDeadBusLogged(t *testing.T) {
 		// lines by message, of those at info and above but for the
 		// scheduler's and the bus's start and stop
 		wantLines  map[string]int
-		wantEvents int // offline and online, each
+		wantEvents int  // offline and online, each
+		busEvents  bool // one bus_down and one bus_up
 	}{
 		{name: "dead gateway", meters: fifty, behave: cutOff(fiftyIDs...),
 			wantLines: map[string]int{
@@ -370,7 +371,7 @@ func TestDeadBusLogged(t *testing.T) {
 				"bus unreachable":                          1,
 				"bus reachable again":                      1,
 			},
-			wantEvents: 50},
+			wantEvents: 50, busEvents: true},
 		{name: "one meter of two", behave: cutOff("m01"),
 			meters: []Meter{meter("m01", "b1", 15*time.Minute), meter("m02", "b1", 15*time.Minute)},
 			// Failures at 10:15, 10:30, 10:45 and probes at 11:15 and
@@ -412,8 +413,15 @@ func TestDeadBusLogged(t *testing.T) {
 				kinds := map[EventKind]int{}
 				for _, e := range h.sink.events {
 					kinds[e.Kind]++
+					if (e.Kind == BusDown || e.Kind == BusUp) && (e.Bus != "b1" || e.Meter != "") {
+						t.Errorf("%s event names bus %q, meter %q; want bus b1 alone",
+							e.Kind, e.Bus, e.Meter)
+					}
 				}
 				want := map[EventKind]int{MeterOffline: tt.wantEvents, MeterOnline: tt.wantEvents}
+				if tt.busEvents {
+					want[BusDown], want[BusUp] = 1, 1
+				}
 				if !maps.Equal(kinds, want) {
 					t.Errorf("events %v, want %v", kinds, want)
 				}

@@ -125,6 +125,9 @@ func (s *SpoolSink) Failures() (uint64, error) {
 // wire does not carry.
 func toWireEvent(e Event) (wire.Event, bool) {
 	w := wire.Event{Meter: e.Meter, Time: e.Time.UTC()}
+	if e.Kind == BusDown || e.Kind == BusUp {
+		w.Meter = "" // a bus event names the bus alone
+	}
 	switch e.Kind {
 	case MeterOffline:
 		w.Kind = wire.MeterOffline
@@ -145,6 +148,13 @@ func toWireEvent(e Event) (wire.Event, bool) {
 		w.Kind = wire.ClockUnsynced
 	case ClockSynced:
 		w.Kind = wire.ClockSynced
+	case BusDown:
+		w.Kind, w.Bus = wire.BusDown, e.Bus
+		if e.Err != nil {
+			w.Error = e.Err.Error()
+		}
+	case BusUp:
+		w.Kind, w.Bus = wire.BusUp, e.Bus
 	default:
 		return wire.Event{}, false
 	}

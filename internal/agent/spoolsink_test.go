@@ -46,6 +46,8 @@ func TestSpoolSink(t *testing.T) {
 		{Kind: ClockStepped, Time: at, Step: -6 * time.Hour},
 		{Kind: ClockUnsynced, Time: at},
 		{Kind: ClockSynced, Time: at},
+		{Kind: BusDown, Bus: "riser-1", Time: at, Err: errors.New("no such device")},
+		{Kind: BusUp, Bus: "riser-1", Time: at},
 	}
 	for _, e := range events {
 		s.Event(e)
