@@ -116,53 +116,74 @@ func sleepUntil(ctx context.Context, c Clock, until func() time.Time) bool {
 	return false
 }
 
-// stepTolerance is how far the wall clock may go back before it counts
-// as stepped. A kernel that inserts a leap second by repeating one goes
-// back a second at most, and a wait that long longer costs no slot.
+// stepTolerance is how far the wall clock may move against the time
+// elapsed before it counts as stepped. A kernel that inserts a leap
+// second by repeating one goes back a second at most, NTP slews far less
+// than that in a minute, and a wait that long longer costs no slot.
 const stepTolerance = time.Second
 
-// stepWatch reads a Clock and notices when the wall clock goes back: a
-// box whose clock ran ahead, corrected by NTP.
-//
-// TODO: a step forward is not reported as ClockStepped: the slots it
-// jumps over are counted as skipped and logged as overrun polls, which
-// misnames the cause. Telling it from elapsed time needs the monotonic
-// reading, which the fake clocks of the tests cannot give, so it waits
-// for a clock interface that carries one. Every bus reads the clock
-// through the same watch, so a step is seen once, by the first reader,
-// whatever the number of buses. It is safe for concurrent use.
+// monotonic is a Clock that tells the time elapsed apart from the wall
+// clock. The system clock does, through Go's monotonic reading; a test
+// clock counts what it lets pass, and not its steps.
+type monotonic interface {
+	// Mono returns the time elapsed since some fixed moment, which no
+	// step of the wall clock moves.
+	Mono() time.Duration
+}
+
+// processStart anchors systemClock.Mono; it carries a monotonic reading.
+var processStart = time.Now()
+
+// Mono implements monotonic, from Go's monotonic reading.
+func (systemClock) Mono() time.Duration { return time.Since(processStart) }
+
+// stepWatch reads a Clock and notices when the wall clock is stepped:
+// back, on a box whose clock ran ahead and was corrected by NTP, or
+// forward, on one that booted with a wrong time or came back from
+// suspend. Every bus reads the clock through the same watch, so a step
+// is seen once, by the first reader, whatever the number of buses. It is
+// safe for concurrent use.
 type stepWatch struct {
 	clock Clock
 
-	mu    sync.Mutex // orders the readings: a late caller never sees an old one
-	last  time.Time  // the latest reading
-	steps int        // steps back seen so far
+	mu       sync.Mutex // orders the readings: a late caller never sees an old one
+	last     time.Time  // the latest reading
+	lastMono time.Duration
+	steps    int // steps seen so far
 }
 
-// now reads the clock. It returns how many steps back have been seen so
-// far, and how far back this reading stepped if it was the one that saw
-// a step, else 0.
+// now reads the clock. It returns how many steps have been seen so far,
+// and how far this reading stepped, negative when back, if it was the
+// one that saw a step, else 0.
 //
-// Times from the system clock carry a monotonic reading, which no step
-// moves; Sub uses it when both times have one. The step is then the
-// difference between the wall clock's elapsed time and the monotonic
-// one, exact. A Clock whose times have no monotonic reading, as in
-// tests, shows a step back only as time running backwards, and the
-// step as at least that far back: short by the time since the last
-// reading, a minute at most while the bus waits (maxWait).
-func (w *stepWatch) now() (now time.Time, steps int, back time.Duration) {
+// The step is the wall clock's elapsed time less the time really elapsed,
+// which a monotonic Clock tells exactly. A Clock that is not monotonic,
+// or times without monotonic readings, show only a step back, as time
+// running backwards, and that step short by the time since the last
+// reading: a minute at most while the bus waits (maxWait).
+func (w *stepWatch) now() (now time.Time, steps int, step time.Duration) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	now = w.clock.Now()
+	mc, isMono := w.clock.(monotonic)
+	var mono time.Duration
+	if isMono {
+		mono = mc.Mono()
+	}
+
 	if !w.last.IsZero() {
 		wall := now.Round(0).Sub(w.last.Round(0)) // Round(0) drops the monotonic reading
-		if step := wall - max(now.Sub(w.last), 0); step < -stepTolerance {
+		elapsed := max(now.Sub(w.last), 0)
+		if isMono {
+			elapsed = mono - w.lastMono
+		}
+		if d := wall - elapsed; d < -stepTolerance || isMono && d > stepTolerance {
 			w.steps++
-			back = -step
+			step = d
 		}
 	}
-	w.last = now
-	return now, w.steps, back
+	w.last, w.lastMono = now, mono
+	return now, w.steps, step
 }
 
 // later returns the later of a and b.

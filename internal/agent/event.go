@@ -21,11 +21,11 @@ const (
 	// answers with another serial number than it last had: a new meter
 	// whose index starts anew, never a jump in consumption (FC-28).
 	MeterReplaced
-	// ClockStepped is emitted once when the agent's wall clock goes
-	// back by more than a second while the scheduler runs, which then
-	// plans every meter's slots afresh on the new time. Readings before
-	// it were stamped by the old clock, so times may repeat across it.
-	// It names no meter.
+	// ClockStepped is emitted once when the agent's wall clock is
+	// stepped by more than a second, back or forward, while the
+	// scheduler runs, which then plans every meter's slots afresh on the
+	// new time. Readings before a step back were stamped by a clock that
+	// ran ahead, so times may repeat across it. It names no meter.
 	ClockStepped
 	// ClockUnsynced is emitted once when a reading is stamped by a clock
 	// that reads before ClockFloor: a box that booted without the time.

@@ -262,11 +262,16 @@ func (s *Scheduler) Stats() map[string]MeterStats {
 	return out
 }
 
-// steppedBack reports that the wall clock went back by back to now. The
-// bus whose reading saw the step calls it, so it runs once per step.
-func (s *Scheduler) steppedBack(now time.Time, back time.Duration) {
-	s.log.Warn().Dur(logging.Step, -back).Msg("wall clock stepped back: meters' slots planned afresh")
-	s.sink.Event(Event{Kind: ClockStepped, Time: now.UTC(), Step: -back})
+// stepped reports that the wall clock moved by step to now, negative
+// when back. The bus whose reading saw the step calls it, so it runs once
+// per step.
+func (s *Scheduler) stepped(now time.Time, step time.Duration) {
+	msg := "wall clock stepped back: meters' slots planned afresh"
+	if step > 0 {
+		msg = "wall clock stepped forward: meters' slots planned afresh"
+	}
+	s.log.Warn().Dur(logging.Step, step).Msg(msg)
+	s.sink.Event(Event{Kind: ClockStepped, Time: now.UTC(), Step: step})
 }
 
 // count changes the counters of m under the stats lock.
@@ -332,15 +337,17 @@ func (b *busLoop) plan(now time.Time) {
 	}
 }
 
-// now reads the clock. After a step back it plans the bus afresh from
-// the new time: the slots and the bus delay were set on the old, later
-// clock, and waiting for it to come round again would stop polling for
-// as long as the step. The bus then counts as having just carried a
-// transaction, which keeps its delay.
+// now reads the clock. After a step it plans the bus afresh from the new
+// time: after a step back, the slots and the bus delay were set on the
+// old, later clock, and waiting for it to come round again would stop
+// polling for as long as the step; after a step forward, the slots it
+// jumped over are not overrun polls, to be counted and logged as such.
+// The bus then counts as having just carried a transaction, which keeps
+// its delay.
 func (b *busLoop) now() time.Time {
-	now, steps, back := b.s.clock.now()
-	if back > 0 {
-		b.s.steppedBack(now, back)
+	now, steps, step := b.s.clock.now()
+	if step != 0 {
+		b.s.stepped(now, step)
 	}
 	if steps != b.steps {
 		b.steps = steps
