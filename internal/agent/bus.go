@@ -61,9 +61,6 @@ func orNil[T modbus.Transport](tr T, err error) (modbus.Transport, error) {
 	return tr, nil
 }
 
-// reconnects is how often the transport has opened its line again.
-func (b *busConn) reconnects() uint64 { return b.client.Stats().Reconnects }
-
 // reader returns the block reader of one slave: one request on the wire
 // per call, registers as read, bits as words of 0 or 1.
 func (b *busConn) reader(slave byte) modbus.BlockReader {

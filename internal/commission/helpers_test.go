@@ -146,13 +146,3 @@ func checkSection(t *testing.T, out, header string, want ...string) {
 			strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
-
-// hasRow reports whether out has a line whose fields are want.
-func hasRow(out string, want ...string) bool {
-	for line := range strings.Lines(out) {
-		if strings.Join(strings.Fields(line), " ") == strings.Join(want, " ") {
-			return true
-		}
-	}
-	return false
-}

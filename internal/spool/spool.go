@@ -14,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/esep-kz/esep/internal/logging"
 )
@@ -354,7 +355,7 @@ func (s *Spool) Close() error {
 
 // errClosed tells bbolt's error for a closed file apart, as ErrClosed.
 func errClosed(err error) error {
-	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
+	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
 		return ErrClosed
 	}
 	return err
