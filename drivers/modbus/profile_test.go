@@ -118,7 +118,7 @@ func TestLoadProfilesErrors(t *testing.T) {
 			"b.yaml": strings.Replace(ownProfile, "voltage_v", "volts", 1)},
 			[]string{"a.yaml:7:1: addressing: \"hex\" is not one of", "b.yaml:9:", "volts"}},
 		{"unknown key", map[string]string{"a.yaml": ownProfile + "word_order: CDAB\n"},
-			[]string{"a.yaml:10: field word_order not found"}},
+			[]string{`a.yaml:10:1: word_order: unknown key "word_order"; did you mean "order"?`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -300,9 +300,76 @@ func (m *Meter) validate(ch *config.Checker, path string, buses, ids, slaves map
 	}
 	// Polls are aligned to the wall clock (every 15m fires at :00, :15,
 	// :30, :45), which only works for intervals that divide a day.
-	day := 24 * time.Hour
-	if m.Interval < time.Second || m.Interval%time.Second != 0 || day%m.Interval != 0 {
-		ch.Errorf(path+".interval", "%s does not divide a day into whole seconds "+
-			"(use 1m, 5m, 15m, 1h, ...)", m.Interval)
+	switch {
+	case m.Interval < time.Second:
+		ch.Errorf(path+".interval", "%s is shorter than 1s", m.Interval)
+	case m.Interval%time.Second != 0:
+		ch.Errorf(path+".interval", "%s is not a whole number of seconds", m.Interval)
+	case intervalMisfit(m.Interval) != "":
+		ch.Errorf(path+".interval", "%s", intervalMisfit(m.Interval))
 	}
+}
+
+// intervalMisfit says why polls every d cannot keep to the same times of
+// day, namely that a day is not a whole number of them, and which
+// intervals can; it returns "" for an interval that divides a day.
+func intervalMisfit(d time.Duration) string {
+	const day = 24 * time.Hour
+	if d <= 0 || day%d == 0 {
+		return ""
+	}
+
+	unit, name := time.Millisecond, "millisecond"
+	switch {
+	case d%time.Hour == 0:
+		unit, name = time.Hour, "hour"
+	case d%time.Minute == 0:
+		unit, name = time.Minute, "minute"
+	case d%time.Second == 0:
+		unit, name = time.Second, "second"
+	}
+	msg := fmt.Sprintf("a day (%d %ss) is not a whole number of %d-%s intervals",
+		day/unit, name, d/unit, name)
+
+	// The nearest in the same unit (in whole seconds for less) that do.
+	var below, above time.Duration
+	step := max(unit, time.Second)
+	for s := step; s <= day; s += step {
+		if day%s == 0 && s < d {
+			below = s
+		}
+		if day%s == 0 && s > d {
+			above = s
+			break
+		}
+	}
+	switch {
+	case below == 0:
+		msg += fmt.Sprintf("; the nearest that divides a day is %s", shortDuration(above))
+	case above == 0:
+		msg += fmt.Sprintf("; the nearest that divides a day is %s", shortDuration(below))
+	default:
+		msg += fmt.Sprintf("; the nearest that divide a day are %s and %s",
+			shortDuration(below), shortDuration(above))
+	}
+	return msg + " (others: 1m, 2m, 3m, 4m, 5m, 6m, 10m, 12m, 15m, 20m, 30m, 1h, 2h, ...)"
+}
+
+// shortDuration writes d as people write intervals: 6m, 1h30m, 45s.
+func shortDuration(d time.Duration) string {
+	if d%time.Second != 0 || d <= 0 {
+		return d.String()
+	}
+
+	h, m, s := d/time.Hour, d%time.Hour/time.Minute, d%time.Minute/time.Second
+	out := ""
+	for _, part := range []struct {
+		n    time.Duration
+		unit string
+	}{{h, "h"}, {m, "m"}, {s, "s"}} {
+		if part.n != 0 {
+			out += fmt.Sprintf("%d%s", part.n, part.unit)
+		}
+	}
+	return out
 }

@@ -60,11 +60,12 @@ const (
 // a binary unit: 512KiB, 64MiB, 2GiB.
 type ByteSize int64
 
-// UnmarshalYAML reads a size such as 64MiB.
+// UnmarshalYAML reads a size such as 64MiB. Its error is a value error,
+// so the rest of the file is still checked.
 func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
 	v, err := parseByteSize(n.Value)
 	if err != nil {
-		return err
+		return config.ValueError(n, "%v", err)
 	}
 	*b = v
 	return nil

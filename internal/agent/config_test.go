@@ -70,7 +70,21 @@ func TestLoadConfigErrors(t *testing.T) {
 		replace [2]string // applied to validConfig
 		want    string
 	}{
-		{"unknown key", [2]string{"slave: 1", "slave: 1\n    slav: 2"}, ":11: field slav not found"},
+		{"unknown key", [2]string{"slave: 1", "slave: 1\n    slav: 2"},
+			`:11:5: meters[0].slav: unknown key "slav"; did you mean "slave"?`},
+		{"misspelt key", [2]string{"device: /dev/ttyUSB0", "device: /dev/ttyUSB0\n    pairty: N"},
+			`:7:5: buses[0].pairty: unknown key "pairty"; did you mean "parity"?`},
+		{"word for a number", [2]string{"device: /dev/ttyUSB0", "device: /dev/ttyUSB0\n    baud: fast"},
+			`:7:5: buses[0].baud: "fast" is not a whole number`},
+		{"quoted number", [2]string{"device: /dev/ttyUSB0", "device: /dev/ttyUSB0\n    baud: \"9600\""},
+			`:7:5: buses[0].baud: "9600" is not a whole number`},
+		{"duration without a unit", [2]string{"device: /dev/ttyUSB0",
+			"device: /dev/ttyUSB0\n    timeout: 500"},
+			":7:5: buses[0].timeout: 500 is not a duration: write it with a unit, such as 500ms or 2s"},
+		{"typo hides no other problem", [2]string{"device: /dev/ttyUSB0",
+			"device: /dev/ttyUSB0\n    pairty: N\n    baud: 9601"},
+			`:7:5: buses[0].pairty: unknown key "pairty"; did you mean "parity"?` + "\n" +
+				`:8:5: buses[0].baud: 9601 is not one of`}, // each line of want is in the error
 		{"bad baud", [2]string{"device: /dev/ttyUSB0", "device: /dev/ttyUSB0\n    baud: 9601"},
 			":7:5: buses[0].baud: 9601 is not one of"},
 		{"bad parity", [2]string{"device: /dev/ttyUSB0", "device: /dev/ttyUSB0\n    parity: X"},
@@ -95,9 +109,19 @@ func TestLoadConfigErrors(t *testing.T) {
 			"meters[0].slave: 248 is outside 1..247"},
 		{"broadcast slave", [2]string{"slave: 1", "slave: 0"}, "meters[0].slave: 0 is outside 1..247"},
 		{"interval not dividing a day", [2]string{prof, prof + "\n    interval: 7m"},
-			"meters[0].interval: 7m0s does not divide a day"},
-		{"sub-second interval", [2]string{prof, prof + "\n    interval: 1500ms"},
-			"meters[0].interval: 1.5s does not divide a day"},
+			"meters[0].interval: a day (1440 minutes) is not a whole number of 7-minute " +
+				"intervals; the nearest that divide a day are 6m and 8m (others: 1m, 2m, 3m, 4m, " +
+				"5m, 6m, 10m, 12m, 15m, 20m, 30m, 1h, 2h, ...)"},
+		{"hours not dividing a day", [2]string{prof, prof + "\n    interval: 5h"},
+			"meters[0].interval: a day (24 hours) is not a whole number of 5-hour intervals; " +
+				"the nearest that divide a day are 4h and 6h"},
+		{"interval longer than a day", [2]string{prof, prof + "\n    interval: 25h"},
+			"meters[0].interval: a day (24 hours) is not a whole number of 25-hour intervals; " +
+				"the nearest that divides a day is 24h"},
+		{"fraction of a second", [2]string{prof, prof + "\n    interval: 1500ms"},
+			"meters[0].interval: 1.5s is not a whole number of seconds"},
+		{"sub-second interval", [2]string{prof, prof + "\n    interval: 500ms"},
+			"meters[0].interval: 500ms is shorter than 1s"},
 		{"meter timeout too long", [2]string{prof, prof + "\n    timeout: 20s"},
 			":12:5: meters[0].timeout: 20s is outside 1ms..10s"},
 		{"meter timeout negative", [2]string{prof, prof + "\n    timeout: -1s"},
@@ -121,8 +145,13 @@ func TestLoadConfigErrors(t *testing.T) {
 			body := strings.Replace(validConfig, tt.replace[0], tt.replace[1], 1)
 			path := writeConfig(t, body)
 			_, err := LoadConfig(path)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("LoadConfig:\n%s\nerror = %v\nwant it to contain %q", body, err, tt.want)
+			if err == nil {
+				t.Fatalf("LoadConfig:\n%s\nerror = nil, want %q", body, tt.want)
+			}
+			for want := range strings.SplitSeq(tt.want, "\n") {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("LoadConfig:\n%s\nerror = %v\nwant it to contain %q", body, err, want)
+				}
 			}
 			if !strings.HasPrefix(err.Error(), path) {
 				t.Errorf("error %q does not start with the file name", err)

@@ -496,7 +496,8 @@ func TestNewSchedulerErrors(t *testing.T) {
 			poller: &fakePoller{}, want: `meter "m1" is on bus "b9", which is not configured`},
 		{name: "interval not dividing a day",
 			config: testConfig(0, meter("m1", "b1", 7*time.Minute)), poller: &fakePoller{},
-			want: `meter "m1": interval 7m0s does not divide a day`},
+			want: `meter "m1": interval 7m0s: a day (1440 minutes) is not a whole number of ` +
+				`7-minute intervals; the nearest that divide a day are 6m and 8m`},
 		{name: "meter twice",
 			config: testConfig(0, meter("m1", "b1", time.Hour), meter("m1", "b1", time.Hour)),
 			poller: &fakePoller{}, want: `meter "m1" is configured twice`},

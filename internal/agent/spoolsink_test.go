@@ -2,6 +2,8 @@ package agent
 
 import (
 	"errors"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -142,5 +144,31 @@ func TestSpoolDefaultSize(t *testing.T) {
 	want := max(ByteSize(2*96*spoolDays*one), minSpoolSize)
 	if c.Spool.MaxSize != want || one < 300 {
 		t.Errorf("default spool size %s (a reading %d bytes), want %s", c.Spool.MaxSize, one, want)
+	}
+}
+
+// TestSpoolSizeError checks that a bad spool size is placed at its field
+// and does not hide the problems after it.
+func TestSpoolSizeError(t *testing.T) {
+	body := `agent: {id: a1}
+buses:
+  - {name: b1, transport: tcp, address: 127.0.0.1:502}
+meters:
+  - {id: m1, bus: b1, slave: 1, profile: eastron-sdm120}
+spool:
+  max_size: 64XB
+health:
+  listen: nowhere
+`
+	path := t.TempDir() + "/agent.yaml"
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := LoadConfig(path)
+	for _, want := range []string{`agent.yaml:7:3: spool.max_size: "64XB" is not a size`,
+		`agent.yaml:9:3: health.listen: "nowhere" is not host:port`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("LoadConfig = %v, want it to contain %q", err, want)
+		}
 	}
 }

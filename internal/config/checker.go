@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -44,13 +43,13 @@ func (c *Checker) Errorf(path, format string, args ...any) {
 	})
 }
 
-// Err returns the collected problems sorted by line, or nil when there are
+// Err returns the collected problems in file order, or nil when there are
 // none. It returns a plain nil, never a typed nil inside the interface.
 func (c *Checker) Err() error {
 	if len(c.errs) == 0 {
 		return nil
 	}
-	sort.SliceStable(c.errs, func(i, j int) bool { return c.errs[i].Line < c.errs[j].Line })
+	sortErrors(c.errs)
 	return c.errs
 }
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"strconv"
 
 	"go.yaml.in/yaml/v3"
@@ -23,6 +22,11 @@ func Load(path string, dst any) error {
 }
 
 // Decode is Load for bytes already read; name is used in error messages.
+//
+// Unknown keys and values of the wrong type do not stop decoding: the rest
+// of the file is decoded and validated, and every problem is reported in
+// file order. Only a syntax error, a second document or a type's own
+// UnmarshalYAML giving up (see ValueError) stops at the first.
 func Decode(name string, data []byte, dst any) error {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
@@ -31,48 +35,65 @@ func Decode(name string, data []byte, dst any) error {
 	if root.Kind == 0 {
 		return &Error{File: name, Msg: "file is empty"}
 	}
+	doc := newDocument(name, &root, dst)
 
+	// Decode, going on past type errors
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	if err := dec.Decode(dst); err != nil && !errors.Is(err, io.EOF) {
-		return yamlError(name, err)
+	var te *yaml.TypeError
+	err := dec.Decode(dst)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.As(err, &te) {
+		// Decoding stopped midway, so dst is only partly filled and
+		// checking it would report keys that are in fact set.
+		e, _ := doc.translate(err.Error())
+		return Errors{e}
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return &Error{File: name, Line: extra.Line, Msg: "more than one YAML document"}
 	}
 
+	errs, dm := Errors(nil), &damage{}
+	if te != nil {
+		errs, dm = doc.typeErrors(te.Errors)
+	}
+
+	// Validate what was decoded
 	v, ok := dst.(Validator)
 	if !ok {
-		return nil
+		return errs.orNil()
 	}
 	c := NewChecker(name, &root)
 	v.Validate(c)
-	return c.Err()
+	for _, e := range c.errs {
+		if f := dm.fileField(e.Field); f != e.Field {
+			e.Field = f
+			e.Line, e.Column = c.position(f)
+		}
+		if !dm.covers(e.Field) {
+			errs = append(errs, e)
+		}
+	}
+	sortErrors(errs)
+	return errs.orNil()
 }
 
-// lineRE finds the "line N: " that go-yaml puts in front of each message.
-var lineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
-
-// yamlError turns a go-yaml error into Errors that carry the file name,
-// so a syntax error or unknown key reads like every other config error.
+// yamlError turns a go-yaml syntax error into Errors that carry the file
+// name, so that it reads like every other config error.
 func yamlError(name string, err error) error {
-	var msgs []string
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		msgs = te.Errors
-	} else {
-		msgs = []string{err.Error()}
+	e := &Error{File: name, Msg: err.Error()}
+	if sub := lineRE.FindStringSubmatch(e.Msg); sub != nil {
+		e.Line, _ = strconv.Atoi(sub[1])
+		e.Msg = sub[2]
 	}
+	return Errors{e}
+}
 
-	es := make(Errors, 0, len(msgs))
-	for _, m := range msgs {
-		e := &Error{File: name, Msg: m}
-		if sub := lineRE.FindStringSubmatch(m); sub != nil {
-			e.Line, _ = strconv.Atoi(sub[1])
-			e.Msg = sub[2]
-		}
-		es = append(es, e)
-	}
-	return es
+// ValueError is what an UnmarshalYAML method returns for a value n it
+// cannot take. Decode reports the message at n's key and decodes the rest
+// of the file, where any other error stops decoding at n. Quote the value
+// with %q so that a line holding several values is told apart.
+func ValueError(n *yaml.Node, format string, args ...any) error {
+	msg := fmt.Sprintf("line %d: %s", n.Line, fmt.Sprintf(format, args...))
+	return &yaml.TypeError{Errors: []string{msg}}
 }

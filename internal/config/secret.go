@@ -1,7 +1,6 @@
 package config
 
 import (
-	"fmt"
 	"os"
 	"regexp"
 
@@ -30,11 +29,11 @@ func (s *Secret) UnmarshalYAML(n *yaml.Node) error {
 		return err
 	}
 	if !envNameRE.MatchString(name) {
-		return fmt.Errorf("line %d: %q is not an environment variable name", n.Line, name)
+		return ValueError(n, "%q is not an environment variable name", name)
 	}
 	v, ok := os.LookupEnv(name)
 	if !ok || v == "" {
-		return fmt.Errorf("line %d: environment variable %s is not set", n.Line, name)
+		return ValueError(n, "environment variable %q is not set", name)
 	}
 	s.env, s.value = name, v
 	return nil

@@ -77,8 +77,10 @@ func TestConfigErrors(t *testing.T) {
 		want     string
 	}{
 		{"unknown key", "baud: 9600", "baud: 9600\n    parity: E",
-			"sim.yaml:6: field parity not found"},
-		{"wrong type", rate, "silent_rate: often", "sim.yaml:15: cannot unmarshal !!str `often`"},
+			`sim.yaml:6:5: buses[0].parity: unknown key "parity"; known keys here are name, ` +
+				"transport, link, baud, listen, no_device, turnaround, units"},
+		{"wrong type", rate, "silent_rate: often",
+			`sim.yaml:15:11: buses[1].units[0].faults.silent_rate: "often" is not a number`},
 		{"time scale", "time_scale: 60", "time_scale: -1",
 			"sim.yaml:1:1: time_scale: -1 is not above 0"},
 		{"no buses", validSimConfig, "time_scale: 1\n", "sim.yaml:1:1: buses: no buses configured"},

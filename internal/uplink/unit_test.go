@@ -114,7 +114,7 @@ func TestConfigCheck(t *testing.T) {
 		},
 		{
 			name: "unknown key", yaml: "broker: tcp://h:1\nqos: 2\n",
-			want: "field qos not found",
+			want: `uplink.yaml:2:1: qos: unknown key "qos"`,
 		},
 	}
 	for _, tt := range tests {
