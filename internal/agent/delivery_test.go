@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -105,15 +103,7 @@ meters:
 uplink: {broker: %s, backoff_min: 50ms, backoff_max: 200ms}
 health: {listen: %s}
 `, stateDir, modbus, broker, health)
-	path := filepath.Join(t.TempDir(), "agent.yaml")
-	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	c, err := LoadConfig(path)
-	if err != nil {
-		t.Fatalf("LoadConfig:\n%s\n%v", body, err)
-	}
-	return c
+	return loadConfigText(t, body)
 }
 
 // runAgent runs the agent until stop is called, which checks that Run

@@ -98,7 +98,12 @@ func loadTestConfig(t *testing.T, stateDir, bus string, slaves ...int) *Config {
 	}
 	body := fmt.Sprintf("agent:\n  id: test\n  state_dir: %s\nbuses:\n  - name: b1\n    %s\n"+
 		"meters:\n%s", stateDir, bus, meters.String())
+	return loadConfigText(t, body)
+}
 
+// loadConfigText writes body as a configuration file and loads it.
+func loadConfigText(t *testing.T, body string) *Config {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "agent.yaml")
 	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
