@@ -67,6 +67,14 @@ func checkConfigCommand() cli.Command {
 	}
 }
 
+// orDash is s, or "-" for an empty column an eye would skip.
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
 func portsCommand() cli.Command {
 	return cli.Command{
 		Name:    "ports",
@@ -84,11 +92,12 @@ func portsCommand() cli.Command {
 				w := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(w, "PORT\tUSB\tVID:PID\tSERIAL\tPRODUCT")
 				for _, p := range ports {
-					ids := ""
+					usb, ids := "no", "-"
 					if p.USB {
-						ids = p.VID + ":" + p.PID
+						usb, ids = "yes", p.VID+":"+p.PID
 					}
-					fmt.Fprintf(w, "%s\t%v\t%s\t%s\t%s\n", p.Name, p.USB, ids, p.SerialNumber, p.Product)
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", p.Name, usb, ids,
+						orDash(p.SerialNumber), orDash(p.Product))
 				}
 				return w.Flush()
 			}

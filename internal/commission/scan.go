@@ -62,7 +62,7 @@ func Scan() cli.Command {
 // Kinds of answer to a probe.
 const (
 	answerReply     = "reply"
-	answerException = "exception"
+	answerException = "refused" // the device answered an exception: it is there
 	answerGarbled   = "garbled" // a reply came that could not be taken
 	answerGateway   = "gateway" // a gateway said no device is behind the id
 	answerSilent    = "silent"  // no reply within the timeout
@@ -147,7 +147,10 @@ func classify(id int, words []uint16, err error, probe span) (a answer, fatal er
 		// (FC-12 item 3).
 		a.kind = answerGateway
 	case isExc:
-		a.kind, a.detail = answerException, fmt.Sprintf("%d (%s)", exc.Code, exc.Code)
+		// The device is there; it only refuses the probe's register,
+		// which says nothing against it (most meters lack register 0).
+		a.kind, a.detail = answerException, fmt.Sprintf("device present; exception %d (%s) "+
+			"to the probe", exc.Code, exc.Code)
 	case errors.Is(err, modbus.ErrTimeout):
 		a.kind = answerSilent
 	case errors.Is(err, modbus.ErrConnection), errors.Is(err, modbus.ErrClosed),

@@ -28,8 +28,8 @@ func scanUnits(t *testing.T) *sim.Units {
 var scanFound = []string{
 	"SLAVE ANSWER DETAIL",
 	"1 reply 0x0102 (258)",
-	"5 exception 2 (illegal data address)",
-	"7 exception 1 (illegal function)",
+	"5 refused device present; exception 2 (illegal data address) to the probe",
+	"7 refused device present; exception 1 (illegal function) to the probe",
 }
 
 func TestScanSimTCP(t *testing.T) {
@@ -101,7 +101,8 @@ func TestScanPymodbusTCP(t *testing.T) {
 		// Unit 4 has no holding registers at all: pymodbus answers
 		// exception 2 for it too.
 		checkSection(t, out, "SLAVE", "SLAVE ANSWER DETAIL", "1 reply 0x0102 (258)",
-			"3 exception 2 (illegal data address)", "4 exception 2 (illegal data address)")
+			"3 refused device present; exception 2 (illegal data address) to the probe",
+			"4 refused device present; exception 2 (illegal data address) to the probe")
 	})
 	t.Run("coils", func(t *testing.T) {
 		code, out, _ := run(t, "scan", "-tcp", srv.Addr(), "-range", "4", "-function", "coils",
