@@ -57,10 +57,7 @@ func checkConfigCommand() cli.Command {
 				if err != nil {
 					return err
 				}
-				_, err = fmt.Fprintf(env.Stdout,
-					"%s: agent %s, %d buses, %d meters, %d profiles, time zone %s: OK\n",
-					*path, c.Agent.ID, len(c.Buses), len(c.Meters), len(c.Profiles()),
-					c.Location())
+				_, err = fmt.Fprintf(env.Stdout, "%s: OK\n%s", *path, c.Summary())
 				return err
 			}
 		},

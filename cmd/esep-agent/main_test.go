@@ -215,7 +215,10 @@ meters:
 		want         string
 	}{
 		{"example", "../../configs/agent.yaml", 0,
-			"3 meters, 8 profiles, time zone Asia/Almaty: OK"},
+			"2 buses, 3 meters, 2 profiles in use (8 known)\n" +
+				"  spool /var/lib/esep-agent/spool.db, at most 256MiB, delivered records kept 168h0m0s\n" +
+				"  uplink ssl://mqtt.esep.example.kz:8883, topics esep/v1/ala-bldg-0042/...\n" +
+				"  health 127.0.0.1:9464"},
 		{"unknown profile", unknown, 1, unknown + `:8:5: meters[0].profile: ` +
 			`no profile is named "sdm120" (known: 2flow-mag-11, abb-b23, arad-octave, eastron-sdm120,`},
 	}

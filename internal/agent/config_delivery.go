@@ -177,3 +177,23 @@ func sampleReadingSize(id string, p *modbus.Profile) int {
 // spoolRecordOverhead is what the spool adds to a record's data: key,
 // header and checksum (internal/spool's recordSize).
 const spoolRecordOverhead = 32
+
+// Summary describes in a few lines what the configuration sets up, for
+// an engineer checking it: the agent, its buses and meters, and where
+// readings go.
+func (c *Config) Summary() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "  agent %s, time zone %s\n", c.Agent.ID, c.Location())
+	fmt.Fprintf(&b, "  %d buses, %d meters, %d profiles in use (%d known)\n", len(c.Buses),
+		len(c.Meters), len(profileNames(c)), len(c.Profiles()))
+	if c.Uplink == nil {
+		b.WriteString("  no uplink: readings go to stdout as JSON lines, unspooled\n")
+	} else {
+		fmt.Fprintf(&b, "  spool %s, at most %s, delivered records kept %s\n", c.spoolPath(),
+			c.Spool.MaxSize, c.Spool.History)
+		fmt.Fprintf(&b, "  uplink %s, topics %s/v1/%s/...\n", c.Uplink.Broker, c.Uplink.Prefix,
+			c.Agent.ID)
+	}
+	fmt.Fprintf(&b, "  health %s\n", c.Health.Listen)
+	return b.String()
+}

@@ -59,12 +59,12 @@ func logLoaded(c *Config, log zerolog.Logger) {
 	}
 	log.Info().Int(logging.Count, len(c.Meters)).Str(logging.Zone, zone).
 		Str(logging.Path, c.Agent.StateDir).Msg("agent starting")
-	ev := log.Info().Int(logging.Count, len(c.Profiles())).
-		Str(logging.Profile, strings.Join(profileNames(c), ","))
+	used := profileNames(c)
+	ev := log.Info().Int(logging.Count, len(used)).Str(logging.Profile, strings.Join(used, ","))
 	if dir := c.Agent.ProfilesDir; dir != "" {
 		ev = ev.Str(logging.Path, dir)
 	}
-	ev.Msg("profiles loaded")
+	ev.Msg("profiles in use")
 
 	for _, b := range c.Buses {
 		n := 0
