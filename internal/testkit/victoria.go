@@ -75,6 +75,11 @@ func victoriaArgs(addr, dir string) []string {
 		// earlier query would miss the new samples.
 		"-search.disableCache",
 		"-loggerLevel=WARN",
+		// A redelivered reading writes the same line again; without
+		// deduplication VictoriaMetrics keeps both samples, and the
+		// ingestor's exactly-once tests would count the copy. Production
+		// runs with the same flag (docs/tsdb.md).
+		"-dedup.minScrapeInterval=1ms",
 	}
 }
 
