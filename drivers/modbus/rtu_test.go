@@ -142,16 +142,7 @@ func TestRTUIncompleteReplies(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			line := &scriptLine{}
-			for _, c := range tt.chunks {
-				line.chunks = append(line.chunks, wireBytes(t, c))
-			}
-			tr, err := NewRTU("script", line.opener(), RTUOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-
-			c := NewClient(tr)
+			c := scriptClient(t, tt.chunks...)
 			got, err := c.ReadRegisters(context.Background(), 1, FuncHolding, 0, 1)
 			if !errors.Is(err, tt.want) {
 				t.Errorf("got %v, %v; want %v", got, err, tt.want)
@@ -161,6 +152,21 @@ func TestRTUIncompleteReplies(t *testing.T) {
 			}
 		})
 	}
+}
+
+// scriptClient returns a client of an RTU transport whose line delivers
+// chunks, hex bytes, one per read.
+func scriptClient(t *testing.T, chunks ...string) *Client {
+	t.Helper()
+	line := &scriptLine{}
+	for _, c := range chunks {
+		line.chunks = append(line.chunks, wireBytes(t, c))
+	}
+	tr, err := NewRTU("script", line.opener(), RTUOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return NewClient(tr)
 }
 
 // TestRTUEcho reads through a 2-wire adapter that echoes the request
@@ -176,16 +182,7 @@ func TestRTUEcho(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			line := &scriptLine{}
-			for _, c := range tt.chunks {
-				line.chunks = append(line.chunks, wireBytes(t, c))
-			}
-			tr, err := NewRTU("script", line.opener(), RTUOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-
-			c := NewClient(tr)
+			c := scriptClient(t, tt.chunks...)
 			got, err := c.ReadRegisters(context.Background(), 1, FuncHolding, 0, 2)
 			if err != nil || !slices.Equal(got, []uint16{0x1234, 0x5678}) {
 				t.Errorf("got %04X, %v; want [1234 5678]", got, err)
