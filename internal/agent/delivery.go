@@ -28,8 +28,9 @@ type delivery struct {
 	uplink *uplink.Uplink // nil without an uplink
 	log    zerolog.Logger
 
-	wg     sync.WaitGroup // the uplink's and the health endpoint's goroutines
-	cancel context.CancelFunc
+	wg      sync.WaitGroup // the uplink's and the health endpoint's goroutines
+	cancel  context.CancelFunc
+	started time.Time
 }
 
 // startDelivery opens the spool and starts the uplink, or sets up the
@@ -37,7 +38,7 @@ type delivery struct {
 func startDelivery(ctx context.Context, c *Config, state *State, stdout io.Writer,
 	log zerolog.Logger) (*delivery, error) {
 	ctx, cancel := context.WithCancel(ctx)
-	d := &delivery{log: log, cancel: cancel}
+	d := &delivery{log: log, cancel: cancel, started: time.Now()}
 	if c.Uplink == nil {
 		log.Warn().Msg("no uplink configured: readings go to stdout as JSON lines, unspooled")
 		d.sink = NewJSONLines(stdout, log)
@@ -165,13 +166,27 @@ func (d *delivery) addChecks(hs *health.Server) {
 		}
 		return nil
 	})
+	var mu sync.Mutex
+	var downSince time.Time // when the check first saw the uplink down
 	hs.AddCheck("uplink", func() error {
 		st := d.uplink.Status()
+		mu.Lock()
+		defer mu.Unlock()
 		if st.Connected {
+			downSince = time.Time{}
 			return nil
 		}
-		down := time.Since(st.Since)
-		if st.Since.IsZero() || down < uplinkDownFor {
+		if downSince.IsZero() {
+			// Never connected: down since start, so that a wrong broker,
+			// password or CA from the first boot shows too. Otherwise
+			// from now: checks come every few seconds from a supervisor.
+			downSince = time.Now()
+			if st.Connects == 0 {
+				downSince = d.started
+			}
+		}
+		down := time.Since(downSince)
+		if down < uplinkDownFor {
 			return nil
 		}
 		return fmt.Errorf("not connected to %s for %s: %w", st.Broker,
@@ -191,6 +206,9 @@ func cmpErr(err error) error {
 func (d *delivery) close() {
 	d.cancel()
 	d.wg.Wait()
+	if d.spSink != nil {
+		d.spSink.Close()
+	}
 	if d.spool != nil {
 		if err := d.spool.Close(); err != nil {
 			d.log.Error().Err(err).Str(logging.Path, d.spool.Path()).Msg("cannot close the spool")

@@ -38,7 +38,8 @@ func inventory(c *Config, state *State, now time.Time) ([]byte, error) {
 		mi := wire.MeterInfo{ID: m.ID, Bus: m.Bus, Slave: m.Slave, Profile: m.Profile,
 			Interval: m.Interval}
 		if rec, ok := state.Meter(m.ID); ok {
-			mi.Serial, mi.Model, mi.Firmware = rec.Serial, rec.Model, rec.Firmware
+			mi.Serial, mi.Model, mi.Firmware = printable(rec.Serial), printable(rec.Model),
+				printable(rec.Firmware)
 		}
 		inv.Meters = append(inv.Meters, mi)
 	}

@@ -23,10 +23,13 @@ type SpoolSink struct {
 	spool *spool.Spool
 	log   zerolog.Logger
 
-	mu       sync.Mutex // guards the fields below
-	failures uint64     // records that could not be spooled: lost
-	failLog  throttle
-	lastErr  error
+	wg sync.WaitGroup // Pressure's appends
+
+	mu           sync.Mutex // guards the fields below
+	failures     uint64     // records that could not be spooled: lost
+	failLog      throttle
+	lastErr      error
+	lastPressure time.Time
 }
 
 // NewSpoolSink returns a sink appending to sp.
@@ -76,23 +79,49 @@ func (s *SpoolSink) Event(e Event) {
 	s.append(spool.Record{Kind: spool.KindEvent, Meter: e.Meter, Time: e.Time, Data: data})
 }
 
+// pressureEvery spaces the spool_pressure events. Each event is itself
+// appended to the full spool, which may make room again and call
+// Pressure again: without spacing, the events would feed themselves and
+// thin or drop a record each. The spool's counters keep every count;
+// the next event carries them.
+const pressureEvery = time.Minute
+
 // Pressure is the spool's OnPressure: what the spool removed to make room
-// becomes an event, itself spooled, so that the centre learns of it.
+// becomes an event, itself spooled, at most once per pressureEvery, so
+// that the centre learns of it.
 func (s *SpoolSink) Pressure(p spool.Pressure) {
-	s.log.Error().Uint64(logging.Thinned, p.Thinned).Uint64(logging.Dropped, p.Dropped).
-		Uint64(logging.HistoryDrop, p.HistoryDropped).Time(logging.OldestPending, p.Oldest).
+	s.mu.Lock()
+	now := time.Now()
+	due := now.Sub(s.lastPressure) >= pressureEvery
+	if due {
+		s.lastPressure = now
+	}
+	s.mu.Unlock()
+	if !due {
+		return
+	}
+
+	st := s.spool.Stats()
+	s.log.Error().Uint64(logging.Thinned, st.Thinned).Uint64(logging.Dropped, st.Dropped).
+		Uint64(logging.HistoryDrop, st.HistoryDropped).Time(logging.OldestPending, p.Oldest).
 		Msg("spool full: oldest records thinned or dropped to make room")
-	data, err := wire.EncodeEvent(wire.Event{Kind: wire.SpoolPressure, Time: time.Now().UTC(),
-		HistoryDropped: p.HistoryDropped, Thinned: p.Thinned, Dropped: p.Dropped,
+	data, err := wire.EncodeEvent(wire.Event{Kind: wire.SpoolPressure, Time: now.UTC(),
+		HistoryDropped: st.HistoryDropped, Thinned: st.Thinned, Dropped: st.Dropped,
 		Oldest: p.Oldest})
 	if err != nil {
 		s.fail(fmt.Errorf("cannot encode the spool pressure event: %w", err))
 		return
 	}
-	// From the spool's own callback: append in its own goroutine, as the
-	// spool calls it outside its locks but within an Append's return.
-	go s.append(spool.Record{Kind: spool.KindEvent, Time: time.Now().UTC(), Data: data})
+	// Called as the spool finishes an Append: append from a goroutine of
+	// our own, which Close waits for.
+	s.wg.Go(func() {
+		s.append(spool.Record{Kind: spool.KindEvent, Time: now.UTC(), Data: data})
+	})
 }
+
+// Close waits for the events Pressure is still appending; the spool is
+// closed after it.
+func (s *SpoolSink) Close() { s.wg.Wait() }
 
 func (s *SpoolSink) append(r spool.Record) {
 	ctx, cancel := context.WithTimeout(context.Background(), spoolAppendTimeout)
@@ -137,7 +166,8 @@ func toWireEvent(e Event) (wire.Event, bool) {
 	case MeterOnline:
 		w.Kind = wire.MeterOnline
 	case MeterReplaced:
-		w.Kind, w.OldSerial, w.NewSerial = wire.MeterReplaced, e.OldSerial, e.NewSerial
+		w.Kind = wire.MeterReplaced
+		w.OldSerial, w.NewSerial = printable(e.OldSerial), printable(e.NewSerial)
 		w.OldValues, w.NewValues = e.OldValues, e.NewValues
 		if len(e.OldValues) > 0 {
 			w.OldTime = e.OldTime.UTC()
@@ -159,4 +189,24 @@ func toWireEvent(e Event) (wire.Event, bool) {
 		return wire.Event{}, false
 	}
 	return w, true
+}
+
+// maxIdentity is the longest serial, model or firmware the wire carries.
+const maxIdentity = 128
+
+// printable returns s with every byte that is not printable ASCII as
+// '?', cut to maxIdentity, and "?" for an empty s: a meter's identity
+// registers may hold 0xFF or another code page, which the wire refuses,
+// and the event or inventory must still go.
+func printable(s string) string {
+	if s == "" {
+		return ""
+	}
+	b := []byte(s)
+	for i, c := range b {
+		if c < 0x20 || c > 0x7e {
+			b[i] = '?'
+		}
+	}
+	return string(b[:min(len(b), maxIdentity)])
 }

@@ -172,3 +172,65 @@ health:
 		}
 	}
 }
+
+// TestSpoolPressureSettles fills a small spool with events while its
+// pressure reports are wired back into it, as the agent does: the
+// reports must not feed themselves, so the spool settles once appends
+// stop. (Unspaced, each report made room for itself by dropping a record
+// and reported that, for ever.)
+func TestSpoolPressureSettles(t *testing.T) {
+	var sink *SpoolSink
+	sp, err := spool.Open(t.Context(), t.TempDir()+"/spool.db", spool.Options{MaxBytes: 3000,
+		OnPressure: func(p spool.Pressure) { sink.Pressure(p) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink = NewSpoolSink(sp, zerolog.Nop())
+	at := time.Now().UTC()
+	for range 40 {
+		sink.Event(Event{Kind: BusDown, Bus: "riser-1", Time: at, Err: errors.New("no device")})
+	}
+	sink.Close()
+	before := sp.Stats().NextSeq
+	time.Sleep(200 * time.Millisecond)
+	sink.Close()
+	if after := sp.Stats().NextSeq; after != before {
+		t.Errorf("spool went on numbering records after the appends: %d, then %d", before, after)
+	}
+	if err := sp.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := sink.Failures(); n != 0 {
+		t.Errorf("%d records lost: %v", n, err)
+	}
+}
+
+// TestGarbledIdentity checks that serials and models a meter garbles
+// (0xFF registers, another code page) still leave in events and the
+// inventory, made printable, rather than stopping them.
+func TestGarbledIdentity(t *testing.T) {
+	at := time.Date(2026, 3, 1, 10, 15, 0, 0, time.UTC)
+	sp := openTestSpool(t)
+	s := NewSpoolSink(sp, zerolog.Nop())
+	s.Event(Event{Kind: MeterReplaced, Meter: "m1", Time: at, OldSerial: "1111",
+		NewSerial: "22\xff22"})
+	if n, err := s.Failures(); n != 0 {
+		t.Errorf("replacement with a garbled serial lost: %v", err)
+	}
+
+	c := loadTestConfig(t, t.TempDir(), "transport: tcp\n    address: 127.0.0.1:502", 1)
+	state, err := OpenState(t.TempDir(), zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := state.Put("m1", MeterRecord{Serial: "12345678", Model: "B23\x01112-100"},
+		true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := inventory(c, state, at); err != nil {
+		t.Errorf("inventory with a garbled model: %v", err)
+	}
+	if got := printable("B23\x01\xd0\x9a"); got != "B23???" {
+		t.Errorf("printable = %q, want B23???", got)
+	}
+}
