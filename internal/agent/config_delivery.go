@@ -52,6 +52,10 @@ const (
 	// minSpoolSize keeps a spool of a few meters from thinning after an
 	// afternoon.
 	minSpoolSize = 16 << 20
+	// minSpoolSetting is the least a configuration may set: below it
+	// a spool holds too few readings to ride out an outage, and a single
+	// large reading may not fit at all.
+	minSpoolSetting = 1 << 20
 	// maxSpoolSize bounds what a configuration may ask of a box's flash.
 	maxSpoolSize = 64 << 30
 )
@@ -107,9 +111,10 @@ func (b ByteSize) String() string {
 func (c *Config) validateDelivery(ch *config.Checker) {
 	setDefault(&c.Spool.History, spool.DefaultHistory)
 	setDefault(&c.Health.Listen, defaultHealthListen)
-	if c.Spool.MaxSize < 0 || c.Spool.MaxSize > maxSpoolSize {
-		ch.Errorf("spool.max_size", "%s is outside 0..%s", c.Spool.MaxSize,
-			ByteSize(maxSpoolSize))
+	if c.Spool.MaxSize != 0 &&
+		(c.Spool.MaxSize < minSpoolSetting || c.Spool.MaxSize > maxSpoolSize) {
+		ch.Errorf("spool.max_size", "%s is outside %s..%s", c.Spool.MaxSize,
+			ByteSize(minSpoolSetting), ByteSize(maxSpoolSize))
 	}
 	if c.Spool.History < 0 || c.Spool.History > 90*24*time.Hour {
 		ch.Errorf("spool.history", "%s is outside 0..2160h (90 days)", c.Spool.History)

@@ -157,6 +157,7 @@ meters:
   - {id: m1, bus: b1, slave: 1, profile: eastron-sdm120}
 spool:
   max_size: 64XB
+  history: -1h
 health:
   listen: nowhere
 `
@@ -166,7 +167,8 @@ health:
 	}
 	_, err := LoadConfig(path)
 	for _, want := range []string{`agent.yaml:7:3: spool.max_size: "64XB" is not a size`,
-		`agent.yaml:9:3: health.listen: "nowhere" is not host:port`} {
+		`agent.yaml:8:3: spool.history: -1h0m0s is outside`,
+		`agent.yaml:10:3: health.listen: "nowhere" is not host:port`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("LoadConfig = %v, want it to contain %q", err, want)
 		}
@@ -232,5 +234,24 @@ func TestGarbledIdentity(t *testing.T) {
 	}
 	if got := printable("B23\x01\xd0\x9a"); got != "B23???" {
 		t.Errorf("printable = %q, want B23???", got)
+	}
+}
+
+func TestSpoolSizeTooSmall(t *testing.T) {
+	body := `agent: {id: a1}
+buses:
+  - {name: b1, transport: tcp, address: 127.0.0.1:502}
+meters:
+  - {id: m1, bus: b1, slave: 1, profile: eastron-sdm120}
+spool: {max_size: 100B}
+`
+	path := t.TempDir() + "/agent.yaml"
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := LoadConfig(path)
+	want := "spool.max_size: 100B is outside 1MiB..64GiB"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("LoadConfig = %v, want it to contain %q", err, want)
 	}
 }
