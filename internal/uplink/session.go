@@ -156,6 +156,12 @@ func (s *session) settle() error {
 	if f.seqs == nil {
 		return nil
 	}
+	// TODO: an MQTT 3.1.1 PUBACK carries no reason code, and Mosquitto
+	// PUBACKs a publish it then discards (an ACL denial, a message over
+	// message_size_limit): such records are acked here and delivered to
+	// no one. Until the uplink speaks MQTT 5, or the centre's gap
+	// detection confirms receipt end to end, the broker's ACL and size
+	// limit must admit what the agent sends (docs/mqtt.md).
 	if err := s.u.src.Ack(f.seqs...); err != nil {
 		// The records stay pending and go again next session.
 		return fmt.Errorf("cannot acknowledge records %d to %d: %w",
