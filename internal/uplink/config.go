@@ -3,6 +3,7 @@ package uplink
 import (
 	"net"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/esep-kz/esep/internal/config"
@@ -156,8 +157,17 @@ func (c *Config) checkBroker(ch *config.Checker, path string) {
 		ch.Errorf(field(path, "broker"), "scheme %q is not one of tcp, mqtt, ssl, tls, mqtts",
 			u.Scheme)
 	}
-	if _, port, err := net.SplitHostPort(u.Host); err != nil || port == "" {
-		ch.Errorf(field(path, "broker"), "%q does not name a host and a port", c.Broker)
+	if u.User != nil {
+		// The URL would carry the password into every log line and
+		// into check-config's output.
+		ch.Errorf(field(path, "broker"), "holds a user name or password: set username "+
+			"and password_env instead")
+		return
+	}
+	_, port, err := net.SplitHostPort(u.Host)
+	if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 1 || n > 65535 {
+		ch.Errorf(field(path, "broker"), "%q does not name a host and a port 1-65535",
+			c.Broker)
 	}
 }
 

@@ -109,6 +109,14 @@ func TestConfigCheck(t *testing.T) {
 			want: "window: -1 is not a positive number",
 		},
 		{
+			name: "credentials in the URL", yaml: "broker: tcp://agent:s3cret@h:1883\n",
+			want: "uplink.yaml:1:1: broker: holds a user name or password",
+		},
+		{
+			name: "port out of range", yaml: "broker: tcp://h:99999\n",
+			want: `uplink.yaml:1:1: broker: "tcp://h:99999" does not name a host and a port 1-65535`,
+		},
+		{
 			name: "prefix with a wildcard", yaml: "broker: tcp://h:1\nprefix: esep/#\n",
 			want: "uplink.yaml:2:1: prefix: ",
 		},
