@@ -121,7 +121,7 @@ health: {listen: "off"}
 
 	// A last run, stopped cleanly once the spool is drained.
 	cmd := exec.Command(bin, "-log-level", "warn", "run", "-config", cfg)
-	var stderr syncBuffer
+	var stderr testkit.SyncBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -58,25 +57,6 @@ type line struct {
 	} `json:"values"`
 }
 
-// syncBuffer is a bytes.Buffer that a process may write while the test
-// reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestRunEndToEnd builds esep-agent, runs it against a pymodbus slave
 // for a few readings, stops it with SIGINT and checks its lines and its
 // clean exit.
@@ -98,7 +78,7 @@ meters:
 `, srv.Addr()))
 
 	cmd := exec.Command(bin, "-log-format", "json", "run", "-config", cfg)
-	var stdout, stderr syncBuffer
+	var stdout, stderr testkit.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -145,7 +125,7 @@ func parseLines(t *testing.T, out string) []line {
 
 // waitReadings waits until out holds n reading lines, failing the test
 // after 20 s: slots are a second apart.
-func waitReadings(t *testing.T, out *syncBuffer, n int) {
+func waitReadings(t *testing.T, out *testkit.SyncBuffer, n int) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {

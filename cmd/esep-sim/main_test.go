@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -129,7 +128,7 @@ buses:
 // simProcess is a running esep-sim.
 type simProcess struct {
 	cmd            *exec.Cmd
-	stdout, stderr syncBuffer
+	stdout, stderr testkit.SyncBuffer
 }
 
 func startSim(t *testing.T, bin string, args ...string) *simProcess {
@@ -146,7 +145,7 @@ func startSim(t *testing.T, bin string, args ...string) *simProcess {
 }
 
 // waitFor waits until out contains want, for at most ten seconds.
-func (p *simProcess) waitFor(t *testing.T, out *syncBuffer, want string) {
+func (p *simProcess) waitFor(t *testing.T, out *testkit.SyncBuffer, want string) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
 		if strings.Contains(out.String(), want) {
@@ -282,23 +281,4 @@ func writeFile(t *testing.T, path, body string) string {
 		t.Fatal(err)
 	}
 	return path
-}
-
-// syncBuffer is a bytes.Buffer that a process may write while the test
-// reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
